@@ -1,0 +1,54 @@
+"""The TrainingJob custom resource: spec from CreateTrainingJob, status as the Go operator reported it."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from sagemaker_operator.api.common import Kind, ResourceStatus
+
+
+class DebugRuleEvaluationStatus(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    ruleConfigurationName: str | None = None
+    ruleEvaluationJobArn: str | None = None
+    ruleEvaluationStatus: str | None = None
+    statusDetails: str | None = None
+    lastModifiedTime: str | None = None
+
+
+class TrainingJobStatus(ResourceStatus):
+    """Observed state; field names are the Go operator's so existing dashboards and scripts keep working."""
+
+    trainingJobStatus: str | None = None
+    secondaryStatus: str | None = None
+    sageMakerTrainingJobName: str | None = None
+    trainingJobArn: str | None = None
+    cloudWatchLogUrl: str | None = None
+    modelPath: str | None = None
+    failureReason: str | None = None
+    debugRuleEvaluationStatuses: list[DebugRuleEvaluationStatus] = []
+
+
+TRAINING_JOB = Kind(
+    kind="TrainingJob",
+    plural="trainingjobs",
+    short_names=("tj",),
+    create_operation="CreateTrainingJob",
+    name_member="TrainingJobName",
+    name_max_length=63,
+    status_model=TrainingJobStatus,
+    description="A SageMaker training job, submitted once and followed until it ends.",
+    printer_columns=(
+        {"name": "Status", "type": "string", "jsonPath": ".status.trainingJobStatus"},
+        {"name": "Secondary-Status", "type": "string", "jsonPath": ".status.secondaryStatus"},
+        {"name": "Creation-Time", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+        {"name": "Sagemaker-Job-Name", "type": "string", "jsonPath": ".status.sageMakerTrainingJobName"},
+        {
+            "name": "Reason",
+            "type": "string",
+            "priority": 1,
+            "jsonPath": ".status.failureReason",
+        },
+    ),
+)

@@ -1,0 +1,146 @@
+"""Every AWS failure is classified once, here, into what the controllers do about it.
+
+botocore has already retried throttling and 5xx (standard retry mode) before an error reaches us;
+what arrives here is what it gave up on. Controllers then either retry later with jittered backoff
+(RETRYABLE, ACCESS), stop and tell the user (TERMINAL), or treat it as an answer (NOT_FOUND, IN_USE).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import random
+from dataclasses import dataclass
+from typing import Any
+
+from botocore import xform_name
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionError,
+    CredentialRetrievalError,
+    NoCredentialsError,
+    ParamValidationError,
+)
+
+
+class ErrorKind(enum.Enum):
+    RETRYABLE = "retryable"  # throttling, 5xx, network: try again later
+    ACCESS = "access"  # credentials or IAM: retry later, but the fix is outside the spec
+    TERMINAL = "terminal"  # the request itself is wrong: the spec must change
+    NOT_FOUND = "not-found"
+    IN_USE = "in-use"  # the name is taken (maybe by ourselves, before a restart)
+
+
+_THROTTLING = {
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "SlowDown",
+    "PriorRequestNotComplete",
+}
+_TRANSIENT = {
+    "InternalFailure",
+    "InternalError",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "RequestTimeout",
+    "RequestTimeoutException",
+    "IDPCommunicationError",
+    # Capacity and account quotas free up as other jobs end; retry slowly rather than give up.
+    "ResourceLimitExceeded",
+    "CapacityError",
+    "InsufficientCapacityError",
+}
+_ACCESS = {
+    "AccessDenied",
+    "AccessDeniedException",
+    "UnrecognizedClientException",
+    "InvalidClientTokenId",
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "InvalidSignatureException",
+    "SignatureDoesNotMatch",
+    "IncompleteSignature",
+    "MissingAuthenticationToken",
+}
+_NOT_FOUND = {"ResourceNotFound", "ResourceNotFoundException", "NoSuchEntity"}
+_IN_USE = {"ResourceInUse", "ResourceInUseException", "ConflictException"}
+
+
+@dataclass
+class AWSError(Exception):
+    kind: ErrorKind
+    code: str
+    message: str
+    operation: str = ""
+
+    def __str__(self) -> str:
+        where = f" ({self.operation})" if self.operation else ""
+        return f"{self.code}{where}: {self.message}"
+
+    @property
+    def hint(self) -> str:
+        """What the user can do about it, in one sentence."""
+        if self.kind is ErrorKind.ACCESS:
+            return (
+                "Check the operator's AWS credentials: with IRSA, the service account's "
+                "eks.amazonaws.com/role-arn annotation, the role's trust policy and its SageMaker permissions."
+            )
+        if self.kind is ErrorKind.TERMINAL:
+            return "Fix the spec; the operator will submit again when the spec changes."
+        if self.code == "ResourceLimitExceeded":
+            return "An account quota is reached; the operator retries as capacity frees up."
+        return "The operator retries with backoff."
+
+
+def classify(exc: BaseException, operation: str = "") -> AWSError:
+    if isinstance(exc, AWSError):
+        return exc
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", "Unknown"))
+        message = str(error.get("Message", "")) or str(exc)
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        return AWSError(_kind_of(code, message, status), code, message, operation)
+    if isinstance(exc, ParamValidationError):
+        return AWSError(ErrorKind.TERMINAL, "ParamValidationError", str(exc), operation)
+    if isinstance(exc, NoCredentialsError | CredentialRetrievalError):
+        return AWSError(ErrorKind.ACCESS, type(exc).__name__, str(exc), operation)
+    if isinstance(exc, ConnectionError | BotoCoreError | OSError):
+        return AWSError(ErrorKind.RETRYABLE, type(exc).__name__, str(exc), operation)
+    raise exc
+
+
+def _kind_of(code: str, message: str, status: int) -> ErrorKind:
+    if code in _THROTTLING or code in _TRANSIENT or status >= 500:
+        return ErrorKind.RETRYABLE
+    if code in _ACCESS or status == 403:
+        return ErrorKind.ACCESS
+    if code in _NOT_FOUND or (code == "ValidationException" and "not found" in message.lower()):
+        # SageMaker answers Describe/Stop on an unknown job with ValidationException "Requested resource not found."
+        return ErrorKind.NOT_FOUND
+    if code in _IN_USE or "already exists" in message.lower():
+        return ErrorKind.IN_USE
+    return ErrorKind.TERMINAL
+
+
+async def call(client: Any, operation: str, **kwargs: Any) -> Any:
+    """Run a blocking boto3 call (by API name, e.g. "DescribeTrainingJob") off the event loop.
+
+    Raises AWSError on failure.
+    """
+    method = getattr(client, xform_name(operation))
+    try:
+        return await asyncio.to_thread(method, **kwargs)
+    except (ClientError, BotoCoreError, OSError) as exc:
+        raise classify(exc, operation) from exc
+
+
+def backoff(attempt: int, *, base: float = 5.0, cap: float = 300.0) -> float:
+    """Delay before retry number ``attempt`` (0-based): exponential, capped, with jitter."""
+    ceiling = min(cap, base * 2**attempt)
+    return random.uniform(ceiling / 2, ceiling)

@@ -1,0 +1,117 @@
+"""The ``sagemaker-operator`` command: run the operator, print CRDs, serve the simulator, run the demo."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+
+import click
+import pydantic
+
+from sagemaker_operator import __version__
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "SAGEMAKER_OPERATOR"})
+@click.version_option(__version__, prog_name="sagemaker-operator")
+def main() -> None:
+    """Kubernetes operator for Amazon SageMaker."""
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper()),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("botocore", "urllib3", "aiohttp.access", "werkzeug"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+
+
+@main.command()
+@click.option("-n", "--namespace", "namespaces", multiple=True, help="Serve only this namespace (repeatable). Default: all.")
+@click.option("--region", envvar=["SAGEMAKER_OPERATOR_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"], default="us-east-1",
+              show_default=True, help="AWS region for resources without spec.region.")
+@click.option("--sagemaker-endpoint", envvar="SAGEMAKER_OPERATOR_SAGEMAKER_ENDPOINT", default=None,
+              help="SageMaker endpoint URL for resources without spec.sageMakerEndpoint (e.g. the simulator).")
+@click.option("--poll-interval", type=float, default=15.0, show_default=True, help="Seconds between status checks.")
+@click.option("--liveness-port", type=int, default=8080, show_default=True, help="Port of /healthz; 0 disables it.")
+@click.option("--peering", default=None, help="kopf peering name, to run several replicas (one active).")
+@click.option("--kube-server", default=None, help="Kubernetes API URL (default: in-cluster, else kubeconfig).")
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info", show_default=True)
+def run(
+    namespaces: tuple[str, ...],
+    region: str,
+    sagemaker_endpoint: str | None,
+    poll_interval: float,
+    liveness_port: int,
+    peering: str | None,
+    kube_server: str | None,
+    log_level: str,
+) -> None:
+    """Run the operator (until SIGTERM or Ctrl-C)."""
+    from sagemaker_operator import operator
+    from sagemaker_operator.settings import OperatorSettings
+
+    _configure_logging(log_level)
+    try:
+        settings = OperatorSettings(
+            region=region,
+            sagemaker_endpoint=sagemaker_endpoint,
+            namespaces=namespaces,
+            poll_interval=poll_interval,
+            liveness_port=liveness_port or None,
+            peering=peering,
+            kube_server=kube_server,
+        )
+    except pydantic.ValidationError as exc:
+        raise click.UsageError(_first_error(exc)) from exc
+
+    async def _main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await operator.run(settings, stop_flag=stop)
+
+    asyncio.run(_main())
+
+
+def _first_error(exc: pydantic.ValidationError) -> str:
+    error = exc.errors()[0]
+    field = ".".join(str(p) for p in error["loc"])
+    return f"{field}: {error['msg']}"
+
+
+@main.command()
+@click.option("--write", "directory", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Write one YAML file per CRD into this directory instead of printing them.")
+def crds(directory: Path | None) -> None:
+    """Print (or write) the CustomResourceDefinitions, generated from botocore's SageMaker model."""
+    from sagemaker_operator.api import crds as generator
+
+    if directory is None:
+        click.echo("\n---\n".join(generator.all_crds().values()), nl=False)
+        return
+    for path in generator.write(directory):
+        click.echo(f"wrote {path}")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=4566, show_default=True, help="0 picks a free port.")
+@click.option("--speed", type=float, default=1.0, show_default=True, help="Simulated seconds per real second.")
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info", show_default=True)
+def simulate(host: str, port: int, speed: float, log_level: str) -> None:
+    """Serve the embedded SageMaker simulator (plus moto's S3, STS, IAM, CloudWatch Logs) over HTTP."""
+    _configure_logging(log_level)
+    try:
+        from sagemaker_operator.simulator import SimClock, Simulator, SimulatorServer
+    except ImportError as exc:  # moto is in the demo extra
+        raise click.ClickException(f"the simulator needs the demo extra: pip install 'sagemaker-operator[demo]' ({exc})") from exc
+
+    server = SimulatorServer(Simulator(clock=SimClock(speed=speed)), host=host, port=port)
+    click.echo(f"SageMaker simulator on {host}:{port}. Point clients at it with --endpoint-url / AWS_ENDPOINT_URL.")
+    server.serve_forever()

@@ -1,0 +1,357 @@
+"""Shared mechanics of every SageMaker *job* kind (training now; tuning and transform reuse it).
+
+A job is submitted once, followed until it ends, and stopped when its resource is deleted:
+
+- ``submit`` (on create, and on a spec fix after SageMaker refused the spec): CreateX with a
+  name derived from the resource, tagged with its UID. If the operator died after CreateX but
+  before recording it, the retry meets ResourceInUse, finds our UID tag and adopts the job.
+- ``sync`` (a kopf timer): asks the status source, writes status, posts an Event per transition.
+- ``stop`` (the finalizer): StopX unless the deletion policy says retain; "already gone" is fine.
+
+Each kind module supplies a ``JobKind``: the operation names and how a Describe answer maps to
+its status fields. Everything else lives here, once.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+import kopf
+
+from sagemaker_operator import GROUP, VERSION
+from sagemaker_operator.api import shapes
+from sagemaker_operator.api.common import (
+    DELETION_POLICY_ANNOTATION,
+    OPERATOR_SPEC_FIELDS,
+    Condition,
+    ConditionType,
+    Kind,
+    is_true,
+    merge_conditions,
+    now_rfc3339,
+)
+from sagemaker_operator.aws import errors, naming
+from sagemaker_operator.aws.errors import AWSError, ErrorKind
+from sagemaker_operator.aws.sync import JobRef
+from sagemaker_operator.settings import OperatorContext
+
+TERMINAL_STATUSES = frozenset({"Completed", "Failed", "Stopped"})
+
+
+@dataclass(frozen=True)
+class JobKind:
+    """What differs between job kinds; see trainingjob.py for an example."""
+
+    api: Kind
+    noun: str  # "training job", for messages
+    describe_operation: str
+    stop_operation: str
+    arn_key: str  # e.g. "TrainingJobArn", in Create* and Describe* responses
+    status_key: str  # e.g. "TrainingJobStatus", in Describe* responses
+    status_field: str  # e.g. "trainingJobStatus", in our status
+    name_status_field: str  # e.g. "sageMakerTrainingJobName"
+    arn_status_field: str  # e.g. "trainingJobArn"
+    # Describe* response + region -> extra status fields of this kind.
+    status_fields: Callable[[Mapping[str, Any], str], dict[str, Any]]
+    # Describe* response -> the latest human-readable progress message, if the kind has one.
+    progress_message: Callable[[Mapping[str, Any]], str] = lambda _: ""
+    secondary_key: str | None = None  # e.g. "SecondaryStatus": transitions within InProgress
+
+    def ref(self, name: str, region: str, endpoint: str | None) -> JobRef:
+        return JobRef(self.describe_operation, self.api.name_member, name, region, endpoint)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a resource's job lives in SageMaker."""
+
+    name: str
+    region: str
+    endpoint: str | None
+
+    @classmethod
+    def of(cls, job: JobKind, ctx: OperatorContext, spec: Mapping[str, Any], meta: Mapping[str, Any]) -> Target:
+        region, endpoint = ctx.clients.resolve(spec.get("region"), spec.get("sageMakerEndpoint"))
+        name = spec.get(job.api.name_field) or naming.derive_name(
+            meta["name"], meta["uid"], job.api.name_max_length
+        )
+        return cls(name=name, region=region, endpoint=endpoint)
+
+    def client(self, ctx: OperatorContext) -> Any:
+        return ctx.clients.sagemaker(self.region, self.endpoint)
+
+
+def build_request(job: JobKind, spec: Mapping[str, Any], meta: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """The Create* request: the spec by the botocore shape walk, plus the name and our ownership tags."""
+    shape = shapes.operation(job.api.create_operation).input_shape
+    skip = frozenset(OPERATOR_SPEC_FIELDS) | frozenset(job.api.extra_spec)
+    request = shapes.to_request(shape, spec, skip=skip)
+    request[job.api.name_member] = name
+    request["Tags"] = naming.request_tags(request.get("Tags"), meta["namespace"], meta["name"], meta["uid"])
+    return request
+
+
+def set_conditions(patch: kopf.Patch, status: Mapping[str, Any], meta: Mapping[str, Any], *updates: Condition) -> None:
+    current = patch.status.get("conditions") or status.get("conditions") or []
+    patch.status["conditions"] = merge_conditions(current, updates, meta.get("generation"))
+    patch.status["observedGeneration"] = meta.get("generation")
+
+
+def synced(ok: bool, reason: str = "", message: str = "") -> Condition:
+    return Condition(
+        type=ConditionType.SYNCED, status="True" if ok else "False", reason=reason or "Synced", message=message
+    )
+
+
+def terminal(on: bool, reason: str = "", message: str = "") -> Condition:
+    return Condition(type=ConditionType.TERMINAL, status="True" if on else "False", reason=reason, message=message)
+
+
+def record_failure(
+    body: kopf.Body, patch: kopf.Patch, exc: AWSError, retry: int, ctx: OperatorContext, doing: str
+) -> NoReturn:
+    """Show an AWS failure in status and Events, then tell kopf whether to retry (never a storm)."""
+    status, meta = body.get("status") or {}, body["metadata"]
+    message = f"{doing} failed: {exc}. {exc.hint}"
+    if exc.kind is ErrorKind.TERMINAL:
+        set_conditions(patch, status, meta, synced(False, exc.code, message), terminal(True, exc.code, message))
+        patch.status["additional"] = message
+        kopf.warn(body, reason="SubmissionFailed" if doing.startswith("Creating") else "Failed", message=message)
+        raise kopf.PermanentError(message)
+    set_conditions(patch, status, meta, synced(False, exc.code, message))
+    patch.status["additional"] = message
+    if retry == 0 or exc.kind is ErrorKind.ACCESS:
+        kopf.warn(body, reason=exc.code, message=message)  # once, not on every retry
+    raise kopf.TemporaryError(message, delay=ctx.backoff(retry))
+
+
+async def find_owned(job: JobKind, ctx: OperatorContext, target: Target, uid: str) -> dict[str, Any] | None:
+    """Describe the named job; return it if our UID tag is on it, None if it does not exist.
+
+    Raises a TERMINAL AWSError when the name belongs to somebody else's job.
+    """
+    client = target.client(ctx)
+    described = await ctx.status_source.observe(job.ref(target.name, target.region, target.endpoint))
+    if described is None:
+        return None
+    tags = await errors.call(client, "ListTags", ResourceArn=described[job.arn_key], MaxResults=100)
+    if naming.owned_by(tags.get("Tags", []), uid):
+        return described
+    raise AWSError(
+        ErrorKind.TERMINAL,
+        "NameTaken",
+        f"a SageMaker {job.noun} named {target.name!r} already exists in {target.region} and was not created "
+        f"by this resource; set spec.{job.api.name_field} to another name, or leave it out to let the "
+        "operator derive a unique one",
+        job.api.create_operation,
+    )
+
+
+def is_submitted(job: JobKind, status: Mapping[str, Any]) -> bool:
+    return bool(status.get(job.arn_status_field))
+
+
+# --------------------------------------------------------------------------- handlers
+
+
+async def submit(job: JobKind, body: kopf.Body, patch: kopf.Patch, retry: int, ctx: OperatorContext) -> None:
+    spec, meta, status = body["spec"], body["metadata"], body.get("status") or {}
+    if is_submitted(job, status):
+        return
+    target = Target.of(job, ctx, spec, meta)
+    patch.status["region"] = target.region
+    patch.status["sageMakerEndpoint"] = target.endpoint
+    try:
+        request = build_request(job, spec, meta, target.name)
+    except shapes.SpecError as exc:
+        record_failure(body, patch, AWSError(ErrorKind.TERMINAL, "InvalidSpec", str(exc)), retry, ctx, "Creating")
+    try:
+        response = await errors.call(target.client(ctx), job.api.create_operation, **request)
+        arn, how = response[job.arn_key], "Created"
+    except AWSError as exc:
+        if exc.kind is not ErrorKind.IN_USE:
+            record_failure(body, patch, exc, retry, ctx, f"Creating the SageMaker {job.noun}")
+        try:
+            existing = await find_owned(job, ctx, target, meta["uid"])
+        except AWSError as lookup_exc:
+            record_failure(body, patch, lookup_exc, retry, ctx, f"Creating the SageMaker {job.noun}")
+        if existing is None:  # deleted in between: try again shortly
+            raise kopf.TemporaryError(f"{target.name} was in use but is gone; retrying", delay=1) from exc
+        arn, how = existing[job.arn_key], "Adopted"
+    patch.status[job.name_status_field] = target.name
+    patch.status[job.arn_status_field] = arn
+    patch.status["additional"] = None
+    set_conditions(
+        patch,
+        status,
+        meta,
+        synced(True),
+        terminal(False),
+        Condition(type=ConditionType.SUCCEEDED, status="Unknown", reason="Submitted", message=f"{how} {arn}"),
+    )
+    verb = "Created" if how == "Created" else "Adopted the existing (created before an operator restart)"
+    kopf.info(body, reason="Submitted", message=f"{verb} SageMaker {job.noun} {target.name} in {target.region}")
+
+
+async def resubmit_after_fix(job: JobKind, body: kopf.Body, patch: kopf.Patch, retry: int, ctx: OperatorContext) -> None:
+    """A spec edit: allowed (by the CRD's rule) only while SageMaker refuses the spec; then try again."""
+    status = body.get("status") or {}
+    if is_submitted(job, status):
+        # Only reachable on API servers that do not enforce the CRD's CEL rule (Kubernetes < 1.25).
+        kopf.warn(
+            body,
+            reason="SpecChangeIgnored",
+            message=f"SageMaker {job.noun}s cannot be changed after submission; delete and re-create the resource",
+        )
+        return
+    await submit(job, body, patch, retry, ctx)
+
+
+async def sync(job: JobKind, body: kopf.Body, patch: kopf.Patch, ctx: OperatorContext) -> None:
+    status, meta = body.get("status") or {}, body["metadata"]
+    if not is_submitted(job, status) or meta.get("deletionTimestamp"):
+        return
+    if status.get(job.status_field) in TERMINAL_STATUSES and is_true(status, ConditionType.SYNCED):
+        return  # final state recorded: nothing will change any more
+    ref = job.ref(status[job.name_status_field], status.get("region") or ctx.settings.region,
+                  status.get("sageMakerEndpoint"))
+    try:
+        described = await ctx.status_source.observe(ref)
+    except AWSError as exc:
+        message = f"Checking the SageMaker {job.noun} failed: {exc}. {exc.hint}"
+        if is_true(status, ConditionType.SYNCED) or not status.get("conditions"):
+            kopf.warn(body, reason=exc.code, message=message)
+        set_conditions(patch, status, meta, synced(False, exc.code, message))
+        patch.status["additional"] = message
+        return
+    if described is None:
+        message = f"SageMaker has no {job.noun} named {ref.name} in {ref.region} any more"
+        if is_true(status, ConditionType.SYNCED):
+            kopf.warn(body, reason="NotFound", message=message)
+        set_conditions(patch, status, meta, synced(False, "NotFound", message))
+        return
+    apply_description(job, body, patch, described, ref.region, ctx)
+
+
+def apply_description(
+    job: JobKind, body: kopf.Body, patch: kopf.Patch, described: Mapping[str, Any], region: str, ctx: OperatorContext
+) -> None:
+    """Write a Describe answer into status; post an Event for every transition since the last one seen."""
+    status, meta = body.get("status") or {}, body["metadata"]
+    fields = {job.status_field: described[job.status_key], **job.status_fields(described, region)}
+    changed = {k: v for k, v in fields.items() if status.get(k) != v}
+    post_transition_events(job, body, status, described)
+
+    job_status = described[job.status_key]
+    progress = job.progress_message(described)
+    if job_status == "Completed":
+        outcome = Condition(type=ConditionType.SUCCEEDED, status="True", reason="Completed", message=progress)
+    elif job_status in ("Failed", "Stopped"):
+        reason = described.get("FailureReason") or progress
+        outcome = Condition(type=ConditionType.SUCCEEDED, status="False", reason=job_status, message=reason)
+    else:
+        secondary = described.get(job.secondary_key) if job.secondary_key else None
+        outcome = Condition(
+            type=ConditionType.SUCCEEDED, status="Unknown", reason=secondary or job_status, message=progress
+        )
+    conditions = merge_conditions(status.get("conditions") or [], [synced(True), outcome], meta.get("generation"))
+    if not changed and conditions == status.get("conditions") and not _heartbeat_due(status, ctx):
+        return  # nothing new: leave the resource alone (no write, no watch event)
+    for key, value in fields.items():
+        patch.status[key] = value
+    patch.status["conditions"] = conditions
+    patch.status["observedGeneration"] = meta.get("generation")
+    patch.status["lastCheckTime"] = now_rfc3339()
+    patch.status["additional"] = None
+
+
+def _heartbeat_due(status: Mapping[str, Any], ctx: OperatorContext) -> bool:
+    last = status.get("lastCheckTime")
+    if not last:
+        return True
+    seen = datetime.datetime.fromisoformat(str(last).replace("Z", "+00:00"))
+    age = (datetime.datetime.now(datetime.UTC) - seen).total_seconds()
+    return age >= ctx.settings.status_heartbeat
+
+
+def post_transition_events(job: JobKind, body: kopf.Body, status: Mapping[str, Any], described: Mapping[str, Any]) -> None:
+    old_primary, new_primary = status.get(job.status_field), described[job.status_key]
+    transitions = described.get("SecondaryStatusTransitions") or []
+    old_secondary = status.get("secondaryStatus")
+    if transitions:
+        seen = [t["Status"] for t in transitions]
+        start = seen.index(old_secondary) + 1 if old_secondary in seen else 0
+        for transition in transitions[start:]:
+            _post_one(job, body, transition["Status"], transition.get("StatusMessage", ""), described)
+    elif new_primary != old_primary:
+        _post_one(job, body, new_primary, job.progress_message(described), described)
+
+
+def _post_one(job: JobKind, body: kopf.Body, state: str, message: str, described: Mapping[str, Any]) -> None:
+    if state == "Failed":
+        kopf.warn(body, reason="Failed", message=described.get("FailureReason") or message or "failed")
+    elif state == "Stopped":
+        kopf.warn(body, reason="Stopped", message=message or f"The SageMaker {job.noun} was stopped")
+    else:
+        kopf.info(body, reason=state, message=message or state)
+
+
+async def stop(job: JobKind, body: kopf.Body, retry: int, ctx: OperatorContext) -> None:
+    status, meta, spec = body.get("status") or {}, body["metadata"], body["spec"]
+    policy = (meta.get("annotations") or {}).get(DELETION_POLICY_ANNOTATION, "delete").strip().lower()
+    if policy == "retain":
+        name = status.get(job.name_status_field) or "(never submitted)"
+        kopf.info(body, reason="Retained", message=f"Deletion policy is retain: SageMaker {job.noun} {name} is left as is")
+        return
+    if status.get(job.status_field) in TERMINAL_STATUSES:
+        return
+    target = Target.of(job, ctx, spec, meta)
+    if status.get(job.name_status_field):
+        target = Target(status[job.name_status_field], status.get("region") or target.region,
+                        status.get("sageMakerEndpoint") or target.endpoint)
+    elif is_true(status, ConditionType.TERMINAL):
+        return  # SageMaker refused it: nothing was created
+    try:
+        if not status.get(job.name_status_field) and await find_owned(job, ctx, target, meta["uid"]) is None:
+            return  # deleted before the job was ever created
+        await errors.call(target.client(ctx), job.stop_operation, **{job.api.name_member: target.name})
+    except AWSError as exc:
+        if exc.kind in (ErrorKind.NOT_FOUND, ErrorKind.TERMINAL):
+            return  # already ended or gone: exactly what deletion wants
+        if retry < ctx.settings.delete_max_retries:
+            raise kopf.TemporaryError(f"Stopping {target.name}: {exc}", delay=ctx.backoff(retry)) from exc
+        kopf.warn(
+            body,
+            reason="StopFailed",
+            message=f"Gave up stopping SageMaker {job.noun} {target.name} after {retry + 1} attempts ({exc}); "
+            f"it may still be running: stop it with the AWS console or CLI",
+        )
+        return
+    kopf.info(body, reason="Stopping", message=f"Stopping SageMaker {job.noun} {target.name}: its resource was deleted")
+
+
+def register(registry: kopf.OperatorRegistry, job: JobKind, poll_interval: float) -> None:
+    """Wire the shared job handlers for one kind into a kopf registry."""
+    resource = (GROUP, VERSION, job.api.plural)
+
+    @kopf.on.create(*resource, registry=registry, id="submit")
+    async def _submit(body: kopf.Body, patch: kopf.Patch, retry: int, memo: kopf.Memo, **_: Any) -> None:
+        await submit(job, body, patch, retry, memo.ctx)
+
+    @kopf.on.update(*resource, registry=registry, id="resubmit", field="spec")
+    async def _resubmit(body: kopf.Body, patch: kopf.Patch, retry: int, memo: kopf.Memo, **_: Any) -> None:
+        await resubmit_after_fix(job, body, patch, retry, memo.ctx)
+
+    @kopf.timer(*resource, registry=registry, id="sync", interval=poll_interval)
+    async def _sync(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
+        await sync(job, body, patch, memo.ctx)
+
+    @kopf.on.delete(*resource, registry=registry, id="stop")
+    async def _stop(body: kopf.Body, retry: int, memo: kopf.Memo, **_: Any) -> None:
+        await stop(job, body, retry, memo.ctx)

@@ -1,0 +1,59 @@
+"""Operator-wide settings (CLI flags and environment), validated once at start-up."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from sagemaker_operator.aws import errors
+from sagemaker_operator.aws.clients import ClientFactory
+from sagemaker_operator.aws.sync import PerJobPolling, StatusSource
+
+
+def default_region() -> str:
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+
+
+class OperatorSettings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    region: str = Field(default_factory=default_region, description="Region for resources without spec.region")
+    sagemaker_endpoint: str | None = Field(None, description="SageMaker endpoint URL override")
+    namespaces: tuple[str, ...] = Field((), description="Namespaces to serve; empty means cluster-wide")
+    poll_interval: float = Field(15.0, gt=0, description="Seconds between status checks of a running job")
+    status_heartbeat: float = Field(300.0, gt=0, description="Refresh lastCheckTime at least this often")
+    aws_max_attempts: int = Field(5, ge=1, description="botocore attempts per call (standard retry mode)")
+    retry_base_delay: float = Field(5.0, gt=0, description="First delay before a failed step is retried")
+    retry_max_delay: float = Field(300.0, gt=0, description="Longest delay between retries")
+    delete_max_retries: int = Field(8, ge=0, description="Attempts to stop a job on delete before giving up")
+    kube_server: str | None = Field(None, description="Kubernetes API URL (otherwise in-cluster or kubeconfig)")
+    liveness_port: int | None = Field(None, description="Serve /healthz on this port")
+    peering: str | None = Field(None, description="kopf peering name for several replicas; None = standalone")
+
+    @field_validator("sagemaker_endpoint")
+    @classmethod
+    def _endpoint_is_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError(f"--sagemaker-endpoint must be an http(s) URL, got {value!r}")
+        return value or None
+
+
+@dataclass
+class OperatorContext:
+    """What handlers share, passed to them through kopf's memo."""
+
+    settings: OperatorSettings
+    clients: ClientFactory
+    status_source: StatusSource
+
+    @classmethod
+    def from_settings(cls, settings: OperatorSettings) -> OperatorContext:
+        clients = ClientFactory(
+            settings.region, settings.sagemaker_endpoint, max_attempts=settings.aws_max_attempts
+        )
+        return cls(settings=settings, clients=clients, status_source=PerJobPolling(clients))
+
+    def backoff(self, attempt: int) -> float:
+        return errors.backoff(attempt, base=self.settings.retry_base_delay, cap=self.settings.retry_max_delay)

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import pytest
+from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError, ParamValidationError
+
+from sagemaker_operator.aws.errors import ErrorKind, backoff, classify
+
+
+def client_error(code: str, message: str = "", status: int = 400) -> ClientError:
+    return ClientError(
+        {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}}, "Op"
+    )
+
+
+@pytest.mark.parametrize(
+    ("exc", "kind"),
+    [
+        (client_error("ThrottlingException", "Rate exceeded"), ErrorKind.RETRYABLE),
+        (client_error("InternalFailure", status=500), ErrorKind.RETRYABLE),
+        (client_error("SomethingNew", status=503), ErrorKind.RETRYABLE),
+        (client_error("ResourceLimitExceeded", "quota"), ErrorKind.RETRYABLE),
+        (client_error("ValidationException", "1 validation error detected"), ErrorKind.TERMINAL),
+        (client_error("ValidationException", "Requested resource not found."), ErrorKind.NOT_FOUND),
+        (client_error("ResourceNotFound"), ErrorKind.NOT_FOUND),
+        (client_error("ResourceInUse", "a training job with this name already exists"), ErrorKind.IN_USE),
+        (client_error("AccessDeniedException", status=403), ErrorKind.ACCESS),
+        (client_error("UnrecognizedClientException"), ErrorKind.ACCESS),
+        (ParamValidationError(report="Missing required parameter"), ErrorKind.TERMINAL),
+        (NoCredentialsError(), ErrorKind.ACCESS),
+        (EndpointConnectionError(endpoint_url="http://127.0.0.1:1"), ErrorKind.RETRYABLE),
+    ],
+)
+def test_classification(exc: Exception, kind: ErrorKind) -> None:
+    error = classify(exc, "CreateTrainingJob")
+    assert error.kind is kind
+    assert "CreateTrainingJob" in str(error)
+
+
+def test_access_errors_point_at_irsa() -> None:
+    assert "eks.amazonaws.com/role-arn" in classify(client_error("AccessDeniedException", status=403)).hint
+
+
+def test_backoff_grows_with_jitter_and_is_capped() -> None:
+    first = [backoff(0, base=1, cap=60) for _ in range(50)]
+    assert all(0.5 <= d <= 1 for d in first) and len(set(first)) > 1
+    assert all(30 <= backoff(10, base=1, cap=60) <= 60 for _ in range(50))
