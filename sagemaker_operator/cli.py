@@ -103,15 +103,30 @@ def crds(directory: Path | None) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=4566, show_default=True, help="0 picks a free port.")
 @click.option("--speed", type=float, default=1.0, show_default=True, help="Simulated seconds per real second.")
+@click.option("--training-seconds", type=float, default=20.0, show_default=True,
+              help="Length of a training job's Training stage, in simulated seconds.")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info", show_default=True)
-def simulate(host: str, port: int, speed: float, log_level: str) -> None:
+def simulate(host: str, port: int, speed: float, training_seconds: float, log_level: str) -> None:
     """Serve the embedded SageMaker simulator (plus moto's S3, STS, IAM, CloudWatch Logs) over HTTP."""
     _configure_logging(log_level)
     try:
-        from sagemaker_operator.simulator import SimClock, Simulator, SimulatorServer
+        from sagemaker_operator.simulator import SimClock, Simulator, SimulatorServer, StageDurations
     except ImportError as exc:  # moto is in the demo extra
-        raise click.ClickException(f"the simulator needs the demo extra: pip install 'sagemaker-operator[demo]' ({exc})") from exc
+        raise click.ClickException(
+            f"the simulator needs the demo extra: pip install 'sagemaker-operator[demo]' ({exc})"
+        ) from exc
 
-    server = SimulatorServer(Simulator(clock=SimClock(speed=speed)), host=host, port=port)
-    click.echo(f"SageMaker simulator on {host}:{port}. Point clients at it with --endpoint-url / AWS_ENDPOINT_URL.")
-    server.serve_forever()
+    simulator = Simulator(clock=SimClock(speed=speed), durations=StageDurations(training=training_seconds))
+    try:
+        server = SimulatorServer(simulator, host=host, port=port).bind()
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}; try --port 0") from exc
+    click.echo(f"SageMaker simulator listening on {server.url}")
+    click.echo(f"  export AWS_ENDPOINT_URL={server.url} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing")
+    click.echo(f"  sagemaker-operator run --sagemaker-endpoint {server.url}")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()

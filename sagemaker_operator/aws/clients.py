@@ -34,7 +34,7 @@ class ClientFactory:
         self.default_endpoint = default_endpoint or None
         self._config = Config(
             # "standard" retries throttling and 5xx with exponential backoff and full jitter.
-            retries={"mode": "standard", "max_attempts": max_attempts},
+            retries={"mode": "standard", "total_max_attempts": max_attempts},
             user_agent_extra=USER_AGENT,
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,

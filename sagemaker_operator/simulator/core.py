@@ -1,0 +1,180 @@
+"""The simulator's state: its clock, faults, owned resources and the record of every request served.
+
+Everything the simulator owns (training jobs today) is per :class:`Simulator`; what it hands to moto
+(S3, STS, IAM, CloudWatch Logs, other SageMaker operations) lives in moto's process-wide backends.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter, deque
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from . import tags as _tags  # noqa: F401  (imported to register its operation handlers)
+from . import training as _training  # noqa: F401
+from .clock import SimClock
+from .errors import SageMakerError
+from .faults import FaultInjector
+from .lifecycle import StageDurations
+from .protocol import HANDLERS, Handler, HandlerResult, RequestContext, RequestInfo
+from .training import TrainingJob
+from .validation import validate_input
+
+
+class Resource(Protocol):
+    """What the store needs from a resource the simulator owns."""
+
+    name: str
+    arn: str
+    account_id: str
+    region: str
+    tags: list[dict[str, str]]
+
+    def refresh(self, now: datetime) -> bool:
+        """Bring side effects (log lines) up to ``now``; False once nothing will change any more."""
+        ...
+
+
+class ResourceStore:
+    """Owned resources by kind, account, region and name, and by ARN for the tagging operations."""
+
+    def __init__(self) -> None:
+        self._by_key: dict[tuple[str, str, str, str], Resource] = {}
+        self._by_arn: dict[str, Resource] = {}
+
+    @staticmethod
+    def _key(kind: str, account_id: str, region: str, name: str) -> tuple[str, str, str, str]:
+        # SageMaker lowercases names in ARNs, so two names differing only in case would collide.
+        return kind, account_id, region, name.lower()
+
+    def add(self, kind: str, resource: Resource) -> None:
+        self._by_key[self._key(kind, resource.account_id, resource.region, resource.name)] = resource
+        self._by_arn[resource.arn.lower()] = resource
+
+    def get(self, kind: str, account_id: str, region: str, name: str) -> Resource | None:
+        return self._by_key.get(self._key(kind, account_id, region, name))
+
+    def of_kind(self, kind: str, account_id: str | None = None, region: str | None = None) -> list[Resource]:
+        return [
+            resource
+            for (k, account, reg, _), resource in self._by_key.items()
+            if k == kind and account_id in (None, account) and region in (None, reg)
+        ]
+
+    def by_arn(self, arn: str) -> Resource | None:
+        return self._by_arn.get(arn.lower())
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """One request the simulator served (including those passed to moto or failed by a fault)."""
+
+    service: str
+    operation: str
+    region: str
+    access_key_id: str | None
+    status_code: int
+    error_code: str | None
+    time: datetime
+    """Simulated time when the request was answered."""
+
+
+class Simulator:
+    """An embedded SageMaker: training job lifecycle, logs and faults on top of moto.
+
+    Serve it over HTTP with :class:`~sagemaker_operator.simulator.server.SimulatorServer`.
+    """
+
+    def __init__(
+        self,
+        clock: SimClock | None = None,
+        durations: StageDurations | None = None,
+        *,
+        log_lines_per_host: int = 20,
+        max_request_records: int = 100_000,
+    ) -> None:
+        self.clock = clock or SimClock()
+        self.durations = durations or StageDurations()
+        self.log_lines_per_host = log_lines_per_host
+        self.faults = FaultInjector()
+        self.store = ResourceStore()
+        self.handlers: dict[str, Handler] = dict(HANDLERS)
+        self.lock = threading.RLock()
+        """Held while a handler runs and while jobs refresh, so every request sees one consistent state."""
+        self._active: list[Resource] = []
+        self._calls: Counter[str] = Counter()
+        self._requests: deque[RequestRecord] = deque(maxlen=max_request_records)
+        self._record_lock = threading.Lock()
+
+    # -- what tests and tools read --------------------------------------------------------------
+
+    @property
+    def calls(self) -> Counter[str]:
+        """A snapshot of the request counts, keyed ``"<service>.<Operation>"``."""
+        with self._record_lock:
+            return Counter(self._calls)
+
+    @property
+    def requests(self) -> list[RequestRecord]:
+        """A snapshot of the most recent requests served, oldest first."""
+        with self._record_lock:
+            return list(self._requests)
+
+    def reset_calls(self) -> None:
+        with self._record_lock:
+            self._calls.clear()
+            self._requests.clear()
+
+    def training_job(
+        self, name: str, *, region: str | None = None, account_id: str | None = None
+    ) -> TrainingJob:
+        """The simulator's record of a training job; raises KeyError if there is none."""
+        self.refresh()
+        with self.lock:
+            for job in self.store.of_kind(TrainingJob.KIND, account_id, region):
+                if job.name.lower() == name.lower():
+                    assert isinstance(job, TrainingJob)
+                    return job
+        raise KeyError(name)
+
+    # -- what handlers and the HTTP app use ------------------------------------------------------
+
+    def track(self, resource: Resource) -> None:
+        """Have :meth:`refresh` keep ``resource``'s side effects current until it settles."""
+        with self.lock:
+            if resource not in self._active:
+                self._active.append(resource)
+
+    def refresh(self) -> None:
+        """Bring every unsettled resource up to the clock (called before each request is served)."""
+        with self.lock:
+            if not self._active:
+                return
+            now = self.clock.now()
+            self._active = [resource for resource in self._active if resource.refresh(now)]
+
+    def handle(self, operation: str, context: RequestContext, params: dict[str, Any]) -> HandlerResult:
+        """Validate and run the handler for a SageMaker operation the simulator owns."""
+        handler = self.handlers[operation]
+        validate_input(operation, params)
+        with self.lock:
+            return handler(self, context, params)
+
+    def record(self, info: RequestInfo, status_code: int, error_code: str | None) -> None:
+        record = RequestRecord(
+            info.service,
+            info.operation,
+            info.region,
+            info.access_key_id,
+            status_code,
+            error_code,
+            self.clock.now(),
+        )
+        with self._record_lock:
+            self._calls[f"{info.service}.{info.operation}"] += 1
+            self._requests.append(record)
+
+    def check_fault(self, info: RequestInfo) -> SageMakerError | None:
+        return self.faults.check(info.service, info.operation)
