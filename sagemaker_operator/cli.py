@@ -14,7 +14,9 @@ import pydantic
 from sagemaker_operator import __version__
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "SAGEMAKER_OPERATOR"})
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "SAGEMAKER_OPERATOR"}
+)
 @click.version_option(__version__, prog_name="sagemaker-operator")
 def main() -> None:
     """Kubernetes operator for Amazon SageMaker."""
@@ -31,16 +33,39 @@ def _configure_logging(level: str) -> None:
 
 
 @main.command()
-@click.option("-n", "--namespace", "namespaces", multiple=True, help="Serve only this namespace (repeatable). Default: all.")
-@click.option("--region", envvar=["SAGEMAKER_OPERATOR_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"], default="us-east-1",
-              show_default=True, help="AWS region for resources without spec.region.")
-@click.option("--sagemaker-endpoint", envvar="SAGEMAKER_OPERATOR_SAGEMAKER_ENDPOINT", default=None,
-              help="SageMaker endpoint URL for resources without spec.sageMakerEndpoint (e.g. the simulator).")
-@click.option("--poll-interval", type=float, default=15.0, show_default=True, help="Seconds between status checks.")
-@click.option("--liveness-port", type=int, default=8080, show_default=True, help="Port of /healthz; 0 disables it.")
+@click.option(
+    "-n",
+    "--namespace",
+    "namespaces",
+    multiple=True,
+    help="Serve only this namespace (repeatable). Default: all.",
+)
+@click.option(
+    "--region",
+    envvar=["SAGEMAKER_OPERATOR_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"],
+    default="us-east-1",
+    show_default=True,
+    help="AWS region for resources without spec.region.",
+)
+@click.option(
+    "--sagemaker-endpoint",
+    envvar="SAGEMAKER_OPERATOR_SAGEMAKER_ENDPOINT",
+    default=None,
+    help="SageMaker endpoint URL for resources without spec.sageMakerEndpoint (e.g. the simulator).",
+)
+@click.option(
+    "--poll-interval", type=float, default=15.0, show_default=True, help="Seconds between status checks."
+)
+@click.option(
+    "--liveness-port", type=int, default=8080, show_default=True, help="Port of /healthz; 0 disables it."
+)
 @click.option("--peering", default=None, help="kopf peering name, to run several replicas (one active).")
-@click.option("--kube-server", default=None, help="Kubernetes API URL (default: in-cluster, else kubeconfig).")
-@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info", show_default=True)
+@click.option(
+    "--kube-server", default=None, help="Kubernetes API URL (default: in-cluster, else kubeconfig)."
+)
+@click.option(
+    "--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info", show_default=True
+)
 def run(
     namespaces: tuple[str, ...],
     region: str,
@@ -86,8 +111,13 @@ def _first_error(exc: pydantic.ValidationError) -> str:
 
 
 @main.command()
-@click.option("--write", "directory", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Write one YAML file per CRD into this directory instead of printing them.")
+@click.option(
+    "--write",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Write one YAML file per CRD into this directory instead of printing them.",
+)
 def crds(directory: Path | None) -> None:
     """Print (or write) the CustomResourceDefinitions, generated from botocore's SageMaker model."""
     from sagemaker_operator.api import crds as generator
@@ -102,10 +132,19 @@ def crds(directory: Path | None) -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=4566, show_default=True, help="0 picks a free port.")
-@click.option("--speed", type=float, default=1.0, show_default=True, help="Simulated seconds per real second.")
-@click.option("--training-seconds", type=float, default=20.0, show_default=True,
-              help="Length of a training job's Training stage, in simulated seconds.")
-@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info", show_default=True)
+@click.option(
+    "--speed", type=float, default=1.0, show_default=True, help="Simulated seconds per real second."
+)
+@click.option(
+    "--training-seconds",
+    type=float,
+    default=20.0,
+    show_default=True,
+    help="Length of a training job's Training stage, in simulated seconds.",
+)
+@click.option(
+    "--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info", show_default=True
+)
 def simulate(host: str, port: int, speed: float, training_seconds: float, log_level: str) -> None:
     """Serve the embedded SageMaker simulator (plus moto's S3, STS, IAM, CloudWatch Logs) over HTTP."""
     _configure_logging(log_level)
@@ -122,7 +161,9 @@ def simulate(host: str, port: int, speed: float, training_seconds: float, log_le
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}; try --port 0") from exc
     click.echo(f"SageMaker simulator listening on {server.url}")
-    click.echo(f"  export AWS_ENDPOINT_URL={server.url} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing")
+    click.echo(
+        f"  export AWS_ENDPOINT_URL={server.url} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing"
+    )
     click.echo(f"  sagemaker-operator run --sagemaker-endpoint {server.url}")
     try:
         server.serve_forever()

@@ -20,7 +20,9 @@ SAMPLES = sorted(SAMPLES_DIR.rglob("*.yaml"))
 def test_checked_in_crds_match_the_generator() -> None:
     expected = generator.all_crds()
     on_disk = {p.name: p.read_text() for p in CRD_DIR.glob("*.yaml")}
-    stale = sorted(name for name in expected.keys() | on_disk.keys() if expected.get(name) != on_disk.get(name))
+    stale = sorted(
+        name for name in expected.keys() | on_disk.keys() if expected.get(name) != on_disk.get(name)
+    )
     assert not stale, f"crds/ is stale ({stale}); regenerate with: sagemaker-operator crds --write crds/"
 
 
@@ -41,15 +43,17 @@ def test_schema_is_structural(kind: str) -> None:
             item = node["items"]
             if not keys or not set(keys) <= set(item.get("required", [])):
                 problems.append(f"{path}: list-map keys {keys} must be required in items")
-        if "enum" in node and node.get("type") == "string":
-            if not all(isinstance(v, str) for v in node["enum"]):
-                problems.append(f"{path}: non-string enum value")
+        enum = node.get("enum", [])
+        if node.get("type") == "string" and not all(isinstance(v, str) for v in enum):
+            problems.append(f"{path}: non-string enum value")
     assert not problems, "\n".join(problems)
 
 
 @pytest.mark.parametrize("kind", sorted(CRDS))
 def test_every_pattern_is_anchored_and_compiles_under_re2(kind: str) -> None:
-    patterns = [(path, node["pattern"]) for path, node in walk(openapi_schema(CRDS[kind])) if "pattern" in node]
+    patterns = [
+        (path, node["pattern"]) for path, node in walk(openapi_schema(CRDS[kind])) if "pattern" in node
+    ]
     assert len(patterns) > 10
     for path, pattern in patterns:
         assert pattern.startswith("^") and pattern.endswith("$"), path
@@ -66,7 +70,11 @@ def test_sagemaker_patterns_are_whole_value_matches() -> None:
 
 
 def _rules(kind: str) -> list[dict[str, Any]]:
-    return [rule for _, node in walk(openapi_schema(CRDS[kind])) for rule in node.get("x-kubernetes-validations", [])]
+    return [
+        rule
+        for _, node in walk(openapi_schema(CRDS[kind]))
+        for rule in node.get("x-kubernetes-validations", [])
+    ]
 
 
 def _evaluate(rule: str, new: dict[str, Any], old: dict[str, Any]) -> bool:
@@ -88,8 +96,13 @@ def test_cel_rules_compile(kind: str) -> None:
 def test_immutability_rule_rejects_spec_edits_and_allows_the_rest() -> None:
     (rule,) = [r["rule"] for r in _rules("TrainingJob")]
     sample = yaml.safe_load((SAMPLES_DIR / "xgboost-mnist-trainingjob.yaml").read_text())
-    submitted = {**sample, "status": {"trainingJobStatus": "InProgress", "conditions": [
-        {"type": "Synced", "status": "True"}, {"type": "Terminal", "status": "False"}]}}
+    submitted = {
+        **sample,
+        "status": {
+            "trainingJobStatus": "InProgress",
+            "conditions": [{"type": "Synced", "status": "True"}, {"type": "Terminal", "status": "False"}],
+        },
+    }
     edited = json.loads(json.dumps(submitted))
     edited["spec"]["resourceConfig"]["instanceCount"] = 2
     relabelled = json.loads(json.dumps(submitted))
@@ -98,7 +111,9 @@ def test_immutability_rule_rejects_spec_edits_and_allows_the_rest() -> None:
     assert not _evaluate(rule, edited, submitted), "a spec edit of a submitted job must be rejected"
     assert _evaluate(rule, relabelled, submitted), "metadata edits stay allowed"
     assert _evaluate(rule, submitted, submitted), "no-op applies stay allowed"
-    assert not _evaluate(rule, edited, sample), "immutable from creation: what runs is always what the spec shows"
+    assert not _evaluate(rule, edited, sample), (
+        "immutable from creation: what runs is always what the spec shows"
+    )
 
     refused = json.loads(json.dumps(submitted))
     refused["status"]["conditions"][1]["status"] = "True"

@@ -33,7 +33,11 @@ def test_request_translation_follows_the_go_operator_conventions() -> None:
 
     assert request["TrainingJobName"] == "job-name"
     assert request["HyperParameters"]["max_depth"] == "5"  # [{name, value}] -> map
-    assert request["ResourceConfig"] == {"InstanceCount": 1, "InstanceType": "ml.m5.xlarge", "VolumeSizeInGB": 5}
+    assert request["ResourceConfig"] == {
+        "InstanceCount": 1,
+        "InstanceType": "ml.m5.xlarge",
+        "VolumeSizeInGB": 5,
+    }
     channel = request["InputDataConfig"][0]
     assert channel["DataSource"]["S3DataSource"]["S3Uri"] == "s3://amzn-s3-demo-bucket/xgboost/train/"
     assert "Region" not in request and "SageMakerEndpoint" not in request
@@ -56,7 +60,10 @@ def test_a_user_cannot_spoof_the_ownership_tags() -> None:
     [
         ({"resourceConfig": {"instanceCnt": 1}}, "spec.resourceConfig.instanceCnt: unknown field"),
         ({"hyperParameters": [{"value": "1"}]}, "spec.hyperParameters[0]: each item needs a 'name'"),
-        ({"hyperParameters": [{"name": "a", "value": "1"}, {"name": "a", "value": "2"}]}, "duplicate name 'a'"),
+        (
+            {"hyperParameters": [{"name": "a", "value": "1"}, {"name": "a", "value": "2"}]},
+            "duplicate name 'a'",
+        ),
         ({"inputDataConfig": {"channelName": "train"}}, "spec.inputDataConfig: expected a list"),
     ],
 )

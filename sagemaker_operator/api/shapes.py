@@ -111,9 +111,9 @@ def _cap_repetition(match: re.Match[str]) -> str:
 
 
 def _compiles_in_re2(pattern: str) -> bool:
-    """Check RE2 syntax when google-re2 is installed; otherwise fall back to Python's re for a sanity check."""
+    """Check RE2 syntax with google-re2 if installed; otherwise a rough check with Python's re."""
     try:
-        import re2  # type: ignore[import-not-found]
+        import re2
     except ImportError:  # pragma: no cover - dev extra installs it; the test suite requires it
         try:
             re.compile(pattern)

@@ -88,7 +88,8 @@ class AWSError(Exception):
         if self.kind is ErrorKind.ACCESS:
             return (
                 "Check the operator's AWS credentials: with IRSA, the service account's "
-                "eks.amazonaws.com/role-arn annotation, the role's trust policy and its SageMaker permissions."
+                "eks.amazonaws.com/role-arn annotation, the role's trust policy and its SageMaker "
+                "permissions."
             )
         if self.kind is ErrorKind.TERMINAL:
             return "Fix the spec; the operator will submit again when the spec changes."
@@ -121,7 +122,8 @@ def _kind_of(code: str, message: str, status: int) -> ErrorKind:
     if code in _ACCESS or status == 403:
         return ErrorKind.ACCESS
     if code in _NOT_FOUND or (code == "ValidationException" and "not found" in message.lower()):
-        # SageMaker answers Describe/Stop on an unknown job with ValidationException "Requested resource not found."
+        # SageMaker answers Describe/Stop on an unknown job with ValidationException
+        # "Requested resource not found."
         return ErrorKind.NOT_FOUND
     if code in _IN_USE or "already exists" in message.lower():
         return ErrorKind.IN_USE

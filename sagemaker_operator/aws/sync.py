@@ -49,4 +49,3 @@ class PerJobPolling:
                 return None
             raise
         return response
-

@@ -76,7 +76,9 @@ class Target:
     endpoint: str | None
 
     @classmethod
-    def of(cls, job: JobKind, ctx: OperatorContext, spec: Mapping[str, Any], meta: Mapping[str, Any]) -> Target:
+    def of(
+        cls, job: JobKind, ctx: OperatorContext, spec: Mapping[str, Any], meta: Mapping[str, Any]
+    ) -> Target:
         region, endpoint = ctx.clients.resolve(spec.get("region"), spec.get("sageMakerEndpoint"))
         name = spec.get(job.api.name_field) or naming.derive_name(
             meta["name"], meta["uid"], job.api.name_max_length
@@ -87,7 +89,9 @@ class Target:
         return ctx.clients.sagemaker(self.region, self.endpoint)
 
 
-def build_request(job: JobKind, spec: Mapping[str, Any], meta: Mapping[str, Any], name: str) -> dict[str, Any]:
+def build_request(
+    job: JobKind, spec: Mapping[str, Any], meta: Mapping[str, Any], name: str
+) -> dict[str, Any]:
     """The Create* request: the spec by the botocore shape walk, plus the name and our ownership tags."""
     shape = shapes.operation(job.api.create_operation).input_shape
     skip = frozenset(OPERATOR_SPEC_FIELDS) | frozenset(job.api.extra_spec)
@@ -97,7 +101,9 @@ def build_request(job: JobKind, spec: Mapping[str, Any], meta: Mapping[str, Any]
     return request
 
 
-def set_conditions(patch: kopf.Patch, status: Mapping[str, Any], meta: Mapping[str, Any], *updates: Condition) -> None:
+def set_conditions(
+    patch: kopf.Patch, status: Mapping[str, Any], meta: Mapping[str, Any], *updates: Condition
+) -> None:
     current = patch.status.get("conditions") or status.get("conditions") or []
     patch.status["conditions"] = merge_conditions(current, updates, meta.get("generation"))
     patch.status["observedGeneration"] = meta.get("generation")
@@ -105,12 +111,17 @@ def set_conditions(patch: kopf.Patch, status: Mapping[str, Any], meta: Mapping[s
 
 def synced(ok: bool, reason: str = "", message: str = "") -> Condition:
     return Condition(
-        type=ConditionType.SYNCED, status="True" if ok else "False", reason=reason or "Synced", message=message
+        type=ConditionType.SYNCED,
+        status="True" if ok else "False",
+        reason=reason or "Synced",
+        message=message,
     )
 
 
 def terminal(on: bool, reason: str = "", message: str = "") -> Condition:
-    return Condition(type=ConditionType.TERMINAL, status="True" if on else "False", reason=reason, message=message)
+    return Condition(
+        type=ConditionType.TERMINAL, status="True" if on else "False", reason=reason, message=message
+    )
 
 
 def record_failure(
@@ -120,9 +131,13 @@ def record_failure(
     status, meta = body.get("status") or {}, body["metadata"]
     message = f"{doing} failed: {exc}. {exc.hint}"
     if exc.kind is ErrorKind.TERMINAL:
-        set_conditions(patch, status, meta, synced(False, exc.code, message), terminal(True, exc.code, message))
+        set_conditions(
+            patch, status, meta, synced(False, exc.code, message), terminal(True, exc.code, message)
+        )
         patch.status["additional"] = message
-        kopf.warn(body, reason="SubmissionFailed" if doing.startswith("Creating") else "Failed", message=message)
+        kopf.warn(
+            body, reason="SubmissionFailed" if doing.startswith("Creating") else "Failed", message=message
+        )
         raise kopf.PermanentError(message)
     set_conditions(patch, status, meta, synced(False, exc.code, message))
     patch.status["additional"] = message
@@ -170,7 +185,9 @@ async def submit(job: JobKind, body: kopf.Body, patch: kopf.Patch, retry: int, c
     try:
         request = build_request(job, spec, meta, target.name)
     except shapes.SpecError as exc:
-        record_failure(body, patch, AWSError(ErrorKind.TERMINAL, "InvalidSpec", str(exc)), retry, ctx, "Creating")
+        record_failure(
+            body, patch, AWSError(ErrorKind.TERMINAL, "InvalidSpec", str(exc)), retry, ctx, "Creating"
+        )
     try:
         response = await errors.call(target.client(ctx), job.api.create_operation, **request)
         arn, how = response[job.arn_key], "Created"
@@ -196,10 +213,14 @@ async def submit(job: JobKind, body: kopf.Body, patch: kopf.Patch, retry: int, c
         Condition(type=ConditionType.SUCCEEDED, status="Unknown", reason="Submitted", message=f"{how} {arn}"),
     )
     verb = "Created" if how == "Created" else "Adopted the existing (created before an operator restart)"
-    kopf.info(body, reason="Submitted", message=f"{verb} SageMaker {job.noun} {target.name} in {target.region}")
+    kopf.info(
+        body, reason="Submitted", message=f"{verb} SageMaker {job.noun} {target.name} in {target.region}"
+    )
 
 
-async def resubmit_after_fix(job: JobKind, body: kopf.Body, patch: kopf.Patch, retry: int, ctx: OperatorContext) -> None:
+async def resubmit_after_fix(
+    job: JobKind, body: kopf.Body, patch: kopf.Patch, retry: int, ctx: OperatorContext
+) -> None:
     """A spec edit: allowed (by the CRD's rule) only while SageMaker refuses the spec; then try again."""
     status = body.get("status") or {}
     if is_submitted(job, status):
@@ -207,7 +228,8 @@ async def resubmit_after_fix(job: JobKind, body: kopf.Body, patch: kopf.Patch, r
         kopf.warn(
             body,
             reason="SpecChangeIgnored",
-            message=f"SageMaker {job.noun}s cannot be changed after submission; delete and re-create the resource",
+            message=f"SageMaker {job.noun}s cannot be changed after submission; "
+            "delete and re-create the resource",
         )
         return
     await submit(job, body, patch, retry, ctx)
@@ -219,8 +241,11 @@ async def sync(job: JobKind, body: kopf.Body, patch: kopf.Patch, ctx: OperatorCo
         return
     if status.get(job.status_field) in TERMINAL_STATUSES and is_true(status, ConditionType.SYNCED):
         return  # final state recorded: nothing will change any more
-    ref = job.ref(status[job.name_status_field], status.get("region") or ctx.settings.region,
-                  status.get("sageMakerEndpoint"))
+    ref = job.ref(
+        status[job.name_status_field],
+        status.get("region") or ctx.settings.region,
+        status.get("sageMakerEndpoint"),
+    )
     try:
         described = await ctx.status_source.observe(ref)
     except AWSError as exc:
@@ -240,7 +265,12 @@ async def sync(job: JobKind, body: kopf.Body, patch: kopf.Patch, ctx: OperatorCo
 
 
 def apply_description(
-    job: JobKind, body: kopf.Body, patch: kopf.Patch, described: Mapping[str, Any], region: str, ctx: OperatorContext
+    job: JobKind,
+    body: kopf.Body,
+    patch: kopf.Patch,
+    described: Mapping[str, Any],
+    region: str,
+    ctx: OperatorContext,
 ) -> None:
     """Write a Describe answer into status; post an Event for every transition since the last one seen."""
     status, meta = body.get("status") or {}, body["metadata"]
@@ -260,7 +290,9 @@ def apply_description(
         outcome = Condition(
             type=ConditionType.SUCCEEDED, status="Unknown", reason=secondary or job_status, message=progress
         )
-    conditions = merge_conditions(status.get("conditions") or [], [synced(True), outcome], meta.get("generation"))
+    conditions = merge_conditions(
+        status.get("conditions") or [], [synced(True), outcome], meta.get("generation")
+    )
     if not changed and conditions == status.get("conditions") and not _heartbeat_due(status, ctx):
         return  # nothing new: leave the resource alone (no write, no watch event)
     for key, value in fields.items():
@@ -280,7 +312,9 @@ def _heartbeat_due(status: Mapping[str, Any], ctx: OperatorContext) -> bool:
     return age >= ctx.settings.status_heartbeat
 
 
-def post_transition_events(job: JobKind, body: kopf.Body, status: Mapping[str, Any], described: Mapping[str, Any]) -> None:
+def post_transition_events(
+    job: JobKind, body: kopf.Body, status: Mapping[str, Any], described: Mapping[str, Any]
+) -> None:
     old_primary, new_primary = status.get(job.status_field), described[job.status_key]
     transitions = described.get("SecondaryStatusTransitions") or []
     old_secondary = status.get("secondaryStatus")
@@ -307,14 +341,21 @@ async def stop(job: JobKind, body: kopf.Body, retry: int, ctx: OperatorContext) 
     policy = (meta.get("annotations") or {}).get(DELETION_POLICY_ANNOTATION, "delete").strip().lower()
     if policy == "retain":
         name = status.get(job.name_status_field) or "(never submitted)"
-        kopf.info(body, reason="Retained", message=f"Deletion policy is retain: SageMaker {job.noun} {name} is left as is")
+        kopf.info(
+            body,
+            reason="Retained",
+            message=f"Deletion policy is retain: SageMaker {job.noun} {name} is left as is",
+        )
         return
     if status.get(job.status_field) in TERMINAL_STATUSES:
         return
     target = Target.of(job, ctx, spec, meta)
     if status.get(job.name_status_field):
-        target = Target(status[job.name_status_field], status.get("region") or target.region,
-                        status.get("sageMakerEndpoint") or target.endpoint)
+        target = Target(
+            status[job.name_status_field],
+            status.get("region") or target.region,
+            status.get("sageMakerEndpoint") or target.endpoint,
+        )
     elif is_true(status, ConditionType.TERMINAL):
         return  # SageMaker refused it: nothing was created
     try:
@@ -329,11 +370,16 @@ async def stop(job: JobKind, body: kopf.Body, retry: int, ctx: OperatorContext) 
         kopf.warn(
             body,
             reason="StopFailed",
-            message=f"Gave up stopping SageMaker {job.noun} {target.name} after {retry + 1} attempts ({exc}); "
+            message=f"Gave up stopping SageMaker {job.noun} {target.name} after {retry + 1} attempts "
+            f"({exc}); "
             f"it may still be running: stop it with the AWS console or CLI",
         )
         return
-    kopf.info(body, reason="Stopping", message=f"Stopping SageMaker {job.noun} {target.name}: its resource was deleted")
+    kopf.info(
+        body,
+        reason="Stopping",
+        message=f"Stopping SageMaker {job.noun} {target.name}: its resource was deleted",
+    )
 
 
 def register(registry: kopf.OperatorRegistry, job: JobKind, poll_interval: float) -> None:
