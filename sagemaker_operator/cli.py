@@ -14,9 +14,7 @@ import pydantic
 from sagemaker_operator import __version__
 
 
-@click.group(
-    context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "SAGEMAKER_OPERATOR"}
-)
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "SAGEMAKER_OPERATOR"})
 @click.version_option(__version__, prog_name="sagemaker-operator")
 def main() -> None:
     """Kubernetes operator for Amazon SageMaker."""
@@ -53,16 +51,10 @@ def _configure_logging(level: str) -> None:
     default=None,
     help="SageMaker endpoint URL for resources without spec.sageMakerEndpoint (e.g. the simulator).",
 )
-@click.option(
-    "--poll-interval", type=float, default=15.0, show_default=True, help="Seconds between status checks."
-)
-@click.option(
-    "--liveness-port", type=int, default=8080, show_default=True, help="Port of /healthz; 0 disables it."
-)
+@click.option("--poll-interval", type=float, default=15.0, show_default=True, help="Seconds between status checks.")
+@click.option("--liveness-port", type=int, default=8080, show_default=True, help="Port of /healthz; 0 disables it.")
 @click.option("--peering", default=None, help="kopf peering name, to run several replicas (one active).")
-@click.option(
-    "--kube-server", default=None, help="Kubernetes API URL (default: in-cluster, else kubeconfig)."
-)
+@click.option("--kube-server", default=None, help="Kubernetes API URL (default: in-cluster, else kubeconfig).")
 @click.option(
     "--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info", show_default=True
 )
@@ -132,9 +124,7 @@ def crds(directory: Path | None) -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=4566, show_default=True, help="0 picks a free port.")
-@click.option(
-    "--speed", type=float, default=1.0, show_default=True, help="Simulated seconds per real second."
-)
+@click.option("--speed", type=float, default=1.0, show_default=True, help="Simulated seconds per real second.")
 @click.option(
     "--training-seconds",
     type=float,
@@ -161,9 +151,7 @@ def simulate(host: str, port: int, speed: float, training_seconds: float, log_le
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}; try --port 0") from exc
     click.echo(f"SageMaker simulator listening on {server.url}")
-    click.echo(
-        f"  export AWS_ENDPOINT_URL={server.url} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing"
-    )
+    click.echo(f"  export AWS_ENDPOINT_URL={server.url} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing")
     click.echo(f"  sagemaker-operator run --sagemaker-endpoint {server.url}")
     try:
         server.serve_forever()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 import kopf
@@ -12,22 +14,31 @@ from sagemaker_operator import GROUP
 from sagemaker_operator.api.common import FINALIZER
 from sagemaker_operator.controllers import jobs
 from sagemaker_operator.controllers.trainingjob import TRAINING
+from sagemaker_operator.kube.login import connection_info as kubeconfig_login
+from sagemaker_operator.kube.running import run_operator
 from sagemaker_operator.settings import OperatorContext, OperatorSettings
 
 JOB_KINDS = (TRAINING,)
 
 
-def build_registry(settings: OperatorSettings) -> kopf.OperatorRegistry:
-    """A fresh registry per operator instance (tests run several, one after another)."""
+def build_registry(settings: OperatorSettings, *, login: bool = True) -> kopf.OperatorRegistry:
+    """A fresh registry per operator instance (tests run several, one after another).
+
+    ``login=False`` when the caller hands kopf its credentials directly (demo, tests): then no
+    kubeconfig on the machine can send the operator to another cluster by accident.
+    """
     registry = kopf.OperatorRegistry()
     for job in JOB_KINDS:
         jobs.register(registry, job, settings.poll_interval)
+    if not login:
+        return registry
 
     @kopf.on.login(registry=registry)
-    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+    def connect(**kwargs: Any) -> kopf.ConnectionInfo | None:
         if settings.kube_server:
             return kopf.ConnectionInfo(server=settings.kube_server, default_namespace="default")
-        return kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
+        # In a pod: the service account. Elsewhere: the kubeconfig, exec plugins (EKS) included.
+        return kopf.login_with_service_account(**kwargs) or kubeconfig_login()
 
     return registry
 
@@ -41,7 +52,6 @@ def build_kopf_settings(settings: OperatorSettings) -> kopf.OperatorSettings:
         prefix=GROUP, key="last-handled-configuration"
     )
     kopf_settings.posting.level = logging.INFO
-    kopf_settings.scanning.disabled = bool(settings.kube_server)
     kopf_settings.execution.max_workers = 20
     # Watch streams are re-established periodically so a silently dead connection cannot stall us.
     kopf_settings.watching.server_timeout = 300
@@ -54,10 +64,9 @@ async def run(
     *,
     stop_flag: asyncio.Event | None = None,
     ready_flag: asyncio.Event | None = None,
-    context: OperatorContext | None = None,
 ) -> None:
-    """Run the operator until ``stop_flag`` is set (or forever)."""
-    context = context or OperatorContext.from_settings(settings)
+    """Run the operator as a program (``sagemaker-operator run``) until ``stop_flag`` is set."""
+    context = OperatorContext.from_settings(settings)
     liveness = f"http://0.0.0.0:{settings.liveness_port}/healthz" if settings.liveness_port else None
     await kopf.operator(
         registry=build_registry(settings),
@@ -71,3 +80,25 @@ async def run(
         ready_flag=ready_flag,
         memo=kopf.Memo(ctx=context),
     )
+
+
+@contextlib.asynccontextmanager
+async def running_beside(
+    kube: str | kopf.ConnectionInfo, settings: OperatorSettings, context: OperatorContext | None = None
+) -> AsyncIterator[OperatorContext]:
+    """Run the operator in the current event loop next to other servers (the demo, the tests).
+
+    The block starts once the operator watches its resources; leaving it stops the operator
+    and nothing else in the loop.
+    """
+    context = context or OperatorContext.from_settings(settings)
+    kopf_settings = build_kopf_settings(settings)
+    kopf_settings.scanning.disabled = True  # the CRDs are known to be installed
+    async with run_operator(
+        kube,
+        registry=build_registry(settings, login=False),
+        settings=kopf_settings,
+        namespaces=settings.namespaces,
+        memo=kopf.Memo(ctx=context),
+    ):
+        yield context

@@ -19,9 +19,7 @@ def default_region() -> str:
 class OperatorSettings(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    region: str = Field(
-        default_factory=default_region, description="Region for resources without spec.region"
-    )
+    region: str = Field(default_factory=default_region, description="Region for resources without spec.region")
     sagemaker_endpoint: str | None = Field(None, description="SageMaker endpoint URL override")
     namespaces: tuple[str, ...] = Field((), description="Namespaces to serve; empty means cluster-wide")
     poll_interval: float = Field(15.0, gt=0, description="Seconds between status checks of a running job")
@@ -30,9 +28,7 @@ class OperatorSettings(BaseModel):
     retry_base_delay: float = Field(5.0, gt=0, description="First delay before a failed step is retried")
     retry_max_delay: float = Field(300.0, gt=0, description="Longest delay between retries")
     delete_max_retries: int = Field(8, ge=0, description="Attempts to stop a job on delete before giving up")
-    kube_server: str | None = Field(
-        None, description="Kubernetes API URL (otherwise in-cluster or kubeconfig)"
-    )
+    kube_server: str | None = Field(None, description="Kubernetes API URL (otherwise in-cluster or kubeconfig)")
     liveness_port: int | None = Field(None, description="Serve /healthz on this port")
     peering: str | None = Field(None, description="kopf peering name for several replicas; None = standalone")
 
@@ -54,9 +50,7 @@ class OperatorContext:
 
     @classmethod
     def from_settings(cls, settings: OperatorSettings) -> OperatorContext:
-        clients = ClientFactory(
-            settings.region, settings.sagemaker_endpoint, max_attempts=settings.aws_max_attempts
-        )
+        clients = ClientFactory(settings.region, settings.sagemaker_endpoint, max_attempts=settings.aws_max_attempts)
         return cls(settings=settings, clients=clients, status_source=PerJobPolling(clients))
 
     def backoff(self, attempt: int) -> float:

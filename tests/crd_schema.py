@@ -49,16 +49,12 @@ def _strict(schema: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _re2_pattern(
-    validator: Any, pattern: str, instance: Any, schema: Any
-) -> Iterator[jsonschema.ValidationError]:
+def _re2_pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[jsonschema.ValidationError]:
     if isinstance(instance, str) and not re2.search(pattern, instance):
         yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
 
 
-def _list_map_keys(
-    validator: Any, keys: list[str], instance: Any, schema: Any
-) -> Iterator[jsonschema.ValidationError]:
+def _list_map_keys(validator: Any, keys: list[str], instance: Any, schema: Any) -> Iterator[jsonschema.ValidationError]:
     if not isinstance(instance, list):
         return
     seen = set()

@@ -20,9 +20,7 @@ SAMPLES = sorted(SAMPLES_DIR.rglob("*.yaml"))
 def test_checked_in_crds_match_the_generator() -> None:
     expected = generator.all_crds()
     on_disk = {p.name: p.read_text() for p in CRD_DIR.glob("*.yaml")}
-    stale = sorted(
-        name for name in expected.keys() | on_disk.keys() if expected.get(name) != on_disk.get(name)
-    )
+    stale = sorted(name for name in expected.keys() | on_disk.keys() if expected.get(name) != on_disk.get(name))
     assert not stale, f"crds/ is stale ({stale}); regenerate with: sagemaker-operator crds --write crds/"
 
 
@@ -51,9 +49,7 @@ def test_schema_is_structural(kind: str) -> None:
 
 @pytest.mark.parametrize("kind", sorted(CRDS))
 def test_every_pattern_is_anchored_and_compiles_under_re2(kind: str) -> None:
-    patterns = [
-        (path, node["pattern"]) for path, node in walk(openapi_schema(CRDS[kind])) if "pattern" in node
-    ]
+    patterns = [(path, node["pattern"]) for path, node in walk(openapi_schema(CRDS[kind])) if "pattern" in node]
     assert len(patterns) > 10
     for path, pattern in patterns:
         assert pattern.startswith("^") and pattern.endswith("$"), path
@@ -70,11 +66,7 @@ def test_sagemaker_patterns_are_whole_value_matches() -> None:
 
 
 def _rules(kind: str) -> list[dict[str, Any]]:
-    return [
-        rule
-        for _, node in walk(openapi_schema(CRDS[kind]))
-        for rule in node.get("x-kubernetes-validations", [])
-    ]
+    return [rule for _, node in walk(openapi_schema(CRDS[kind])) for rule in node.get("x-kubernetes-validations", [])]
 
 
 def _evaluate(rule: str, new: dict[str, Any], old: dict[str, Any]) -> bool:
@@ -111,9 +103,7 @@ def test_immutability_rule_rejects_spec_edits_and_allows_the_rest() -> None:
     assert not _evaluate(rule, edited, submitted), "a spec edit of a submitted job must be rejected"
     assert _evaluate(rule, relabelled, submitted), "metadata edits stay allowed"
     assert _evaluate(rule, submitted, submitted), "no-op applies stay allowed"
-    assert not _evaluate(rule, edited, sample), (
-        "immutable from creation: what runs is always what the spec shows"
-    )
+    assert not _evaluate(rule, edited, sample), "immutable from creation: what runs is always what the spec shows"
 
     refused = json.loads(json.dumps(submitted))
     refused["status"]["conditions"][1]["status"] = "True"

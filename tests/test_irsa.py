@@ -48,7 +48,9 @@ def test_sagemaker_calls_are_signed_with_credentials_from_assume_role_with_web_i
     assert listing.access_key_id in {role.access_key_id for role in issued}
 
 
-def test_without_any_credentials_the_error_says_what_to_fix(web_identity: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_any_credentials_the_error_says_what_to_fix(
+    web_identity: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("AWS_ROLE_ARN")
     monkeypatch.delenv("AWS_WEB_IDENTITY_TOKEN_FILE")
     client = ClientFactory("us-west-2", "http://127.0.0.1:9").sagemaker()

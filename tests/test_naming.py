@@ -13,9 +13,7 @@ SAGEMAKER_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 def test_derived_name_is_stable_for_one_resource_and_differs_between_resources() -> None:
     uid = str(uuid.uuid4())
     assert naming.derive_name("xgboost-mnist", uid, 63) == naming.derive_name("xgboost-mnist", uid, 63)
-    assert naming.derive_name("xgboost-mnist", uid, 63) != naming.derive_name(
-        "xgboost-mnist", str(uuid.uuid4()), 63
-    )
+    assert naming.derive_name("xgboost-mnist", uid, 63) != naming.derive_name("xgboost-mnist", str(uuid.uuid4()), 63)
     assert naming.derive_name("xgboost-mnist", uid, 63).startswith("xgboost-mnist-")
 
 

@@ -41,9 +41,7 @@ class PerJobPolling:
     async def observe(self, ref: JobRef) -> dict[str, Any] | None:
         client = self._clients.sagemaker(ref.region, ref.endpoint)
         try:
-            response: dict[str, Any] = await errors.call(
-                client, ref.describe_operation, **{ref.name_param: ref.name}
-            )
+            response: dict[str, Any] = await errors.call(client, ref.describe_operation, **{ref.name_param: ref.name})
         except errors.AWSError as exc:
             if exc.kind is errors.ErrorKind.NOT_FOUND:
                 return None

@@ -76,22 +76,16 @@ class Target:
     endpoint: str | None
 
     @classmethod
-    def of(
-        cls, job: JobKind, ctx: OperatorContext, spec: Mapping[str, Any], meta: Mapping[str, Any]
-    ) -> Target:
+    def of(cls, job: JobKind, ctx: OperatorContext, spec: Mapping[str, Any], meta: Mapping[str, Any]) -> Target:
         region, endpoint = ctx.clients.resolve(spec.get("region"), spec.get("sageMakerEndpoint"))
-        name = spec.get(job.api.name_field) or naming.derive_name(
-            meta["name"], meta["uid"], job.api.name_max_length
-        )
+        name = spec.get(job.api.name_field) or naming.derive_name(meta["name"], meta["uid"], job.api.name_max_length)
         return cls(name=name, region=region, endpoint=endpoint)
 
     def client(self, ctx: OperatorContext) -> Any:
         return ctx.clients.sagemaker(self.region, self.endpoint)
 
 
-def build_request(
-    job: JobKind, spec: Mapping[str, Any], meta: Mapping[str, Any], name: str
-) -> dict[str, Any]:
+def build_request(job: JobKind, spec: Mapping[str, Any], meta: Mapping[str, Any], name: str) -> dict[str, Any]:
     """The Create* request: the spec by the botocore shape walk, plus the name and our ownership tags."""
     shape = shapes.operation(job.api.create_operation).input_shape
     skip = frozenset(OPERATOR_SPEC_FIELDS) | frozenset(job.api.extra_spec)
@@ -101,9 +95,7 @@ def build_request(
     return request
 
 
-def set_conditions(
-    patch: kopf.Patch, status: Mapping[str, Any], meta: Mapping[str, Any], *updates: Condition
-) -> None:
+def set_conditions(patch: kopf.Patch, status: Mapping[str, Any], meta: Mapping[str, Any], *updates: Condition) -> None:
     current = patch.status.get("conditions") or status.get("conditions") or []
     patch.status["conditions"] = merge_conditions(current, updates, meta.get("generation"))
     patch.status["observedGeneration"] = meta.get("generation")
@@ -119,9 +111,7 @@ def synced(ok: bool, reason: str = "", message: str = "") -> Condition:
 
 
 def terminal(on: bool, reason: str = "", message: str = "") -> Condition:
-    return Condition(
-        type=ConditionType.TERMINAL, status="True" if on else "False", reason=reason, message=message
-    )
+    return Condition(type=ConditionType.TERMINAL, status="True" if on else "False", reason=reason, message=message)
 
 
 def record_failure(
@@ -131,13 +121,9 @@ def record_failure(
     status, meta = body.get("status") or {}, body["metadata"]
     message = f"{doing} failed: {exc}. {exc.hint}"
     if exc.kind is ErrorKind.TERMINAL:
-        set_conditions(
-            patch, status, meta, synced(False, exc.code, message), terminal(True, exc.code, message)
-        )
+        set_conditions(patch, status, meta, synced(False, exc.code, message), terminal(True, exc.code, message))
         patch.status["additional"] = message
-        kopf.warn(
-            body, reason="SubmissionFailed" if doing.startswith("Creating") else "Failed", message=message
-        )
+        kopf.warn(body, reason="SubmissionFailed" if doing.startswith("Creating") else "Failed", message=message)
         raise kopf.PermanentError(message)
     set_conditions(patch, status, meta, synced(False, exc.code, message))
     patch.status["additional"] = message
@@ -185,9 +171,7 @@ async def submit(job: JobKind, body: kopf.Body, patch: kopf.Patch, retry: int, c
     try:
         request = build_request(job, spec, meta, target.name)
     except shapes.SpecError as exc:
-        record_failure(
-            body, patch, AWSError(ErrorKind.TERMINAL, "InvalidSpec", str(exc)), retry, ctx, "Creating"
-        )
+        record_failure(body, patch, AWSError(ErrorKind.TERMINAL, "InvalidSpec", str(exc)), retry, ctx, "Creating")
     try:
         response = await errors.call(target.client(ctx), job.api.create_operation, **request)
         arn, how = response[job.arn_key], "Created"
@@ -213,9 +197,7 @@ async def submit(job: JobKind, body: kopf.Body, patch: kopf.Patch, retry: int, c
         Condition(type=ConditionType.SUCCEEDED, status="Unknown", reason="Submitted", message=f"{how} {arn}"),
     )
     verb = "Created" if how == "Created" else "Adopted the existing (created before an operator restart)"
-    kopf.info(
-        body, reason="Submitted", message=f"{verb} SageMaker {job.noun} {target.name} in {target.region}"
-    )
+    kopf.info(body, reason="Submitted", message=f"{verb} SageMaker {job.noun} {target.name} in {target.region}")
 
 
 async def resubmit_after_fix(
@@ -228,8 +210,7 @@ async def resubmit_after_fix(
         kopf.warn(
             body,
             reason="SpecChangeIgnored",
-            message=f"SageMaker {job.noun}s cannot be changed after submission; "
-            "delete and re-create the resource",
+            message=f"SageMaker {job.noun}s cannot be changed after submission; delete and re-create the resource",
         )
         return
     await submit(job, body, patch, retry, ctx)
@@ -290,9 +271,7 @@ def apply_description(
         outcome = Condition(
             type=ConditionType.SUCCEEDED, status="Unknown", reason=secondary or job_status, message=progress
         )
-    conditions = merge_conditions(
-        status.get("conditions") or [], [synced(True), outcome], meta.get("generation")
-    )
+    conditions = merge_conditions(status.get("conditions") or [], [synced(True), outcome], meta.get("generation"))
     if not changed and conditions == status.get("conditions") and not _heartbeat_due(status, ctx):
         return  # nothing new: leave the resource alone (no write, no watch event)
     for key, value in fields.items():

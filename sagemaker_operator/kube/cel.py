@@ -151,8 +151,9 @@ def _walk(node: SchemaRules, new: Any, old: Any, *, has_old: bool, path: str) ->
                 violations += _walk(child, new[name], old_map.get(name), has_old=name in old_map, path=sub)
         if node.additional is not None:
             for key, value in new.items():
-                violations += _walk(node.additional, value, old_map.get(key), has_old=key in old_map,
-                                    path=f"{path}[{key}]")
+                violations += _walk(
+                    node.additional, value, old_map.get(key), has_old=key in old_map, path=f"{path}[{key}]"
+                )
     if isinstance(new, list) and node.items is not None:
         old_by_key = _index_map_list(node, old) if has_old else {}
         for index, item in enumerate(new):

@@ -78,8 +78,15 @@ CRD_VERBS = {"create", "delete", "deletecollection", "get", "list", "patch", "up
 _NAMESPACE_PATH = re.compile(r"/api/v1/namespaces(?:/(?P<name>[^/]+)(?:/(?P<sub>status|finalize))?)?/?")
 _SERVER_POLL = 0.5  # seconds: how soon a watch-stream notices that no server serves it any more
 _NAME_SUFFIX_CHARS = "bcdfghjklmnpqrstvwxz2456789"  # as the API server's generateName
-_SERVER_FIELDS = ("uid", "resourceVersion", "creationTimestamp", "generation",
-                  "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink")
+_SERVER_FIELDS = (
+    "uid",
+    "resourceVersion",
+    "creationTimestamp",
+    "generation",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "selfLink",
+)
 _Event = tuple[int, dict[str, Any]]  # (resourceVersion, watch event)
 _Key = tuple[kmock.resource, str | None, str]
 
@@ -100,7 +107,8 @@ class KubeEmulator(kmock.KubernetesEmulator):
     _history: dict[kmock.resource, collections.deque[_Event]] = attrs.field(factory=dict, init=False)
     _compacted: dict[kmock.resource, int] = attrs.field(factory=dict, init=False)
     _watchers: dict[kmock.resource, set[asyncio.Queue[_Event | None]]] = attrs.field(
-        factory=lambda: collections.defaultdict(set), init=False)
+        factory=lambda: collections.defaultdict(set), init=False
+    )
     _rules: dict[kmock.resource, cel.SchemaRules | None] = attrs.field(factory=dict, init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -126,8 +134,7 @@ class KubeEmulator(kmock.KubernetesEmulator):
         API server would reject (missing names, a CEL rule that does not parse).
         """
         name = crd.get("metadata", {}).get("name") or _crd_name(crd)
-        body = {**copy.deepcopy(dict(crd)), "apiVersion": "apiextensions.k8s.io/v1",
-                "kind": "CustomResourceDefinition"}
+        body = {**copy.deepcopy(dict(crd)), "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition"}
         body["metadata"] = {**body.get("metadata", {}), "name": name}
         try:
             if (old := self._live((CRDS, None, name))) is None:
@@ -154,18 +161,25 @@ class KubeEmulator(kmock.KubernetesEmulator):
                 return resource
         raise LookupError(f"no resource serves {kind} in {api_version}")
 
-    def list_objects(self, resource: str | kmock.resource, namespace: str | None = None,
-                     ) -> list[dict[str, Any]]:
+    def list_objects(
+        self,
+        resource: str | kmock.resource,
+        namespace: str | None = None,
+    ) -> list[dict[str, Any]]:
         """The live objects of a resource (all namespaces unless one is given), oldest first."""
         wanted = kmock.resource(resource)
-        return [copy.deepcopy(body) for (res, ns, _), body in self._all()
-                if res == wanted and namespace in (None, ns)]
+        return [copy.deepcopy(body) for (res, ns, _), body in self._all() if res == wanted and namespace in (None, ns)]
 
-    def events_for(self, name: str, namespace: str | None = None, kind: str | None = None,
-                   ) -> list[dict[str, Any]]:
+    def events_for(
+        self,
+        name: str,
+        namespace: str | None = None,
+        kind: str | None = None,
+    ) -> list[dict[str, Any]]:
         """The core/v1 Events about an object, oldest first (what ``kubectl describe`` shows)."""
         return [
-            event for event in self.list_objects("v1/events", namespace)
+            event
+            for event in self.list_objects("v1/events", namespace)
             if event.get("involvedObject", {}).get("name") == name
             and kind in (None, event.get("involvedObject", {}).get("kind"))
         ]
@@ -209,20 +223,31 @@ class KubeEmulator(kmock.KubernetesEmulator):
     async def _render_error(self, exc: Exception) -> aiohttp.web.StreamResponse:
         if not isinstance(exc, kmock.KubernetesError):
             return await super()._render_error(exc)  # an emulator bug: kmock adds the traceback
-        status = {"apiVersion": "v1", "kind": "Status", "metadata": {}, "status": "Failure",
-                  "code": exc.status, "reason": exc.reason, "message": exc.message}
-        return aiohttp.web.json_response({**status, "details": exc.details} if exc.details else status,
-                                         status=exc.status)
+        status = {
+            "apiVersion": "v1",
+            "kind": "Status",
+            "metadata": {},
+            "status": "Failure",
+            "code": exc.status,
+            "reason": exc.reason,
+            "message": exc.message,
+        }
+        return aiohttp.web.json_response(
+            {**status, "details": exc.details} if exc.details else status, status=exc.status
+        )
 
     async def _serve_list(self, request: kmock.Request) -> kmock.Payload:
         resource = self._known(request)
         items = [body for key, body in self._all() if self._selected(request, key, body)]
-        return kmock.Response(status=200, payload={
-            "apiVersion": _api_version(resource),
-            "kind": f"{self._info(resource).kind or 'Object'}List",
-            "metadata": {"resourceVersion": str(self._revision)},
-            "items": items,
-        })
+        return kmock.Response(
+            status=200,
+            payload={
+                "apiVersion": _api_version(resource),
+                "kind": f"{self._info(resource).kind or 'Object'}List",
+                "metadata": {"resourceVersion": str(self._revision)},
+                "items": items,
+            },
+        )
 
     async def _serve_fetch(self, request: kmock.Request) -> kmock.Payload:
         resource, namespace, name = self._address(request)
@@ -230,8 +255,13 @@ class KubeEmulator(kmock.KubernetesEmulator):
             raise _not_found(resource, name)
         body = self._live((resource, namespace, name))
         if body is None and resource == NAMESPACES:  # any namespace exists
-            body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name},
-                    "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}}
+            body = {
+                "apiVersion": "v1",
+                "kind": "Namespace",
+                "metadata": {"name": name},
+                "spec": {"finalizers": ["kubernetes"]},
+                "status": {"phase": "Active"},
+            }
         if body is None:
             raise _not_found(resource, name)
         return kmock.Response(status=200, payload=body)
@@ -259,10 +289,13 @@ class KubeEmulator(kmock.KubernetesEmulator):
                 raise api_error(400, "BadRequest", "a JSON patch must be a JSON array of operations")
             mutate = lambda old: _json_patch(old, patch)  # noqa: E731
         else:
-            raise api_error(415, "UnsupportedMediaType",
-                            f"the body of the request was in an unknown format - accepted media types "
-                            f"include: application/json-patch+json, application/merge-patch+json "
-                            f"(got {content_type!r})")
+            raise api_error(
+                415,
+                "UnsupportedMediaType",
+                f"the body of the request was in an unknown format - accepted media types "
+                f"include: application/json-patch+json, application/merge-patch+json "
+                f"(got {content_type!r})",
+            )
         body = self._update(resource, namespace, name, request.subresource, mutate)
         return kmock.Response(status=200, payload=body)
 
@@ -272,10 +305,12 @@ class KubeEmulator(kmock.KubernetesEmulator):
         if not isinstance(new, Mapping):
             raise api_error(400, "BadRequest", "the request body must be a JSON object")
         if (new.get("metadata") or {}).get("name", name) != name:
-            raise api_error(400, "BadRequest", f"the name of the object ({new['metadata']['name']}) does "
-                                               f"not match the name on the URL ({name})")
-        body = self._update(resource, namespace, name, request.subresource, lambda _: copy.deepcopy(new),
-                            replace=True)
+            raise api_error(
+                400,
+                "BadRequest",
+                f"the name of the object ({new['metadata']['name']}) does not match the name on the URL ({name})",
+            )
+        body = self._update(resource, namespace, name, request.subresource, lambda _: copy.deepcopy(new), replace=True)
         return kmock.Response(status=200, payload=body)
 
     async def _serve_delete(self, request: kmock.Request) -> kmock.Payload:
@@ -296,8 +331,9 @@ class KubeEmulator(kmock.KubernetesEmulator):
             raise api_error(400, "BadRequest", "invalid timeoutSeconds") from None
         return self._stream(request, resource, int(since or 0), initial, timeout)
 
-    async def _stream(self, request: kmock.Request, resource: kmock.resource, since: int,
-                      initial: bool, timeout: float | None) -> AsyncIterator[kmock.Payload]:
+    async def _stream(
+        self, request: kmock.Request, resource: kmock.resource, since: int, initial: bool, timeout: float | None
+    ) -> AsyncIterator[kmock.Payload]:
         """Replay (or synthesize) the past events and then stream live ones, no gap between them."""
         deadline = None if timeout is None else asyncio.get_running_loop().time() + timeout
         queue: asyncio.Queue[_Event | None] = asyncio.Queue()
@@ -305,14 +341,25 @@ class KubeEmulator(kmock.KubernetesEmulator):
         try:
             past: list[_Event]
             if initial:
-                past = [(self._revision, {"type": "ADDED", "object": body})
-                        for key, body in self._all() if key[0] == resource]
+                past = [
+                    (self._revision, {"type": "ADDED", "object": body})
+                    for key, body in self._all()
+                    if key[0] == resource
+                ]
             elif since < self._compacted.get(resource, 0):
                 yield b""  # the API server answers 200 and an ERROR event in the stream
-                yield {"type": "ERROR", "object": {
-                    "apiVersion": "v1", "kind": "Status", "metadata": {}, "status": "Failure",
-                    "reason": "Expired", "code": 410,
-                    "message": f"too old resource version: {since} ({self._compacted[resource]})"}}
+                yield {
+                    "type": "ERROR",
+                    "object": {
+                        "apiVersion": "v1",
+                        "kind": "Status",
+                        "metadata": {},
+                        "status": "Failure",
+                        "reason": "Expired",
+                        "code": 410,
+                        "message": f"too old resource version: {since} ({self._compacted[resource]})",
+                    },
+                }
                 return
             else:
                 past = [item for item in self._history.get(resource, ()) if item[0] > since]
@@ -321,10 +368,17 @@ class KubeEmulator(kmock.KubernetesEmulator):
                 if self._selected(request, _key_of(resource, event["object"]), event["object"]):
                     yield event
             if initial and request.params.get("sendInitialEvents") == "true":
-                yield {"type": "BOOKMARK", "object": {
-                    "kind": self._info(resource).kind, "apiVersion": _api_version(resource),
-                    "metadata": {"resourceVersion": str(self._revision),
-                                 "annotations": {"k8s.io/initial-events-end": "true"}}}}
+                yield {
+                    "type": "BOOKMARK",
+                    "object": {
+                        "kind": self._info(resource).kind,
+                        "apiVersion": _api_version(resource),
+                        "metadata": {
+                            "resourceVersion": str(self._revision),
+                            "annotations": {"k8s.io/initial-events-end": "true"},
+                        },
+                    },
+                }
             while True:
                 remaining = _SERVER_POLL if deadline is None else deadline - asyncio.get_running_loop().time()
                 if remaining <= 0:
@@ -338,16 +392,19 @@ class KubeEmulator(kmock.KubernetesEmulator):
                 if item is None:  # close_watches()
                     return
                 version, event = item
-                if version > since and self._selected(request, _key_of(resource, event["object"]),
-                                                      event["object"]):
+                if version > since and self._selected(request, _key_of(resource, event["object"]), event["object"]):
                     yield event
         finally:
             self._watchers[resource].discard(queue)
 
     # ----------------------------------------------------------------- state transitions
 
-    def _create(self, resource: kmock.resource, namespace: str | None, data: Mapping[str, Any],
-                ) -> dict[str, Any]:
+    def _create(
+        self,
+        resource: kmock.resource,
+        namespace: str | None,
+        data: Mapping[str, Any],
+    ) -> dict[str, Any]:
         info = self._info(resource)
         body = copy.deepcopy(dict(data))
         self._check_type(resource, body)
@@ -357,15 +414,23 @@ class KubeEmulator(kmock.KubernetesEmulator):
         if not isinstance(meta, dict):
             raise api_error(400, "BadRequest", "metadata must be an object")
         if meta.get("namespace") not in (None, "", namespace) and namespace is not None:
-            raise api_error(400, "BadRequest", "the namespace of the provided object does not match "
-                                               "the namespace sent on the request")
+            raise api_error(
+                400,
+                "BadRequest",
+                "the namespace of the provided object does not match the namespace sent on the request",
+            )
         name = meta.get("name") or self._generate_name(resource, namespace, meta.get("generateName"))
         if not name:
-            raise self._invalid(resource, "", ["metadata.name: Required value: name or generateName is "
-                                               "required"])
+            raise self._invalid(resource, "", ["metadata.name: Required value: name or generateName is required"])
         if self._live((resource, namespace, name)) is not None:
-            raise api_error(409, "AlreadyExists", f'{_qualified(resource)} "{name}" already exists',
-                            name=name, group=resource.group, kind=resource.plural)
+            raise api_error(
+                409,
+                "AlreadyExists",
+                f'{_qualified(resource)} "{name}" already exists',
+                name=name,
+                group=resource.group,
+                kind=resource.plural,
+            )
         if "status" in info.subresources:
             body.pop("status", None)  # the status is written through /status only
         for field in _SERVER_FIELDS:
@@ -392,13 +457,24 @@ class KubeEmulator(kmock.KubernetesEmulator):
             self._register_crd(body)
         return body
 
-    def _update(self, resource: kmock.resource, namespace: str | None, name: str, subresource: str | None,
-                mutate: Callable[[dict[str, Any]], Any], *, replace: bool = False) -> dict[str, Any]:
+    def _update(
+        self,
+        resource: kmock.resource,
+        namespace: str | None,
+        name: str,
+        subresource: str | None,
+        mutate: Callable[[dict[str, Any]], Any],
+        *,
+        replace: bool = False,
+    ) -> dict[str, Any]:
         info = self._info(resource)
         key = (resource, namespace, name)
         old = self._live(key)
-        if old is None or subresource not in (None, "status") or (
-                subresource == "status" and "status" not in info.subresources):
+        if (
+            old is None
+            or subresource not in (None, "status")
+            or (subresource == "status" and "status" not in info.subresources)
+        ):
             raise _not_found(resource, name)
         candidate = mutate(copy.deepcopy(old))
         if not isinstance(candidate, dict) or not isinstance(candidate.get("metadata", {}), dict):
@@ -407,13 +483,20 @@ class KubeEmulator(kmock.KubernetesEmulator):
             self._check_type(resource, candidate)
         version = candidate.get("metadata", {}).get("resourceVersion")
         if replace and not version:
-            raise self._invalid(resource, name, ["metadata.resourceVersion: Invalid value: 0x0: "
-                                                 "must be specified for an update"])
+            raise self._invalid(
+                resource, name, ["metadata.resourceVersion: Invalid value: 0x0: must be specified for an update"]
+            )
         if version is not None and str(version) != old["metadata"]["resourceVersion"]:
-            raise api_error(409, "Conflict", f'Operation cannot be fulfilled on {_qualified(resource)} '
-                                             f'"{name}": the object has been modified; please apply your '
-                                             f'changes to the latest version and try again',
-                            name=name, group=resource.group, kind=resource.plural)
+            raise api_error(
+                409,
+                "Conflict",
+                f"Operation cannot be fulfilled on {_qualified(resource)} "
+                f'"{name}": the object has been modified; please apply your '
+                f"changes to the latest version and try again",
+                name=name,
+                group=resource.group,
+                kind=resource.plural,
+            )
 
         new = copy.deepcopy(old)
         if subresource == "status":  # only the status changes through /status
@@ -433,9 +516,15 @@ class KubeEmulator(kmock.KubernetesEmulator):
         old_finalizers = set(old["metadata"].get("finalizers") or [])
         added = set(new["metadata"].get("finalizers") or []) - old_finalizers
         if old["metadata"].get("deletionTimestamp") and added:
-            raise self._invalid(resource, name, [f"metadata.finalizers: Forbidden: no new finalizers can be "
-                                                 f"added if the object is being deleted, found new "
-                                                 f"finalizers {sorted(added)}"])
+            raise self._invalid(
+                resource,
+                name,
+                [
+                    f"metadata.finalizers: Forbidden: no new finalizers can be "
+                    f"added if the object is being deleted, found new "
+                    f"finalizers {sorted(added)}"
+                ],
+            )
         if _generational(new, info) != _generational(old, info):
             new["metadata"]["generation"] = int(old["metadata"].get("generation") or 0) + 1
         if resource == CRDS:
@@ -451,8 +540,9 @@ class KubeEmulator(kmock.KubernetesEmulator):
                 self._register_crd(new)
         return new
 
-    def _delete(self, resource: kmock.resource, namespace: str | None, name: str,
-                options: Mapping[str, Any]) -> dict[str, Any]:
+    def _delete(
+        self, resource: kmock.resource, namespace: str | None, name: str, options: Mapping[str, Any]
+    ) -> dict[str, Any]:
         key = (resource, namespace, name)
         old = self._live(key)
         if old is None:
@@ -460,17 +550,26 @@ class KubeEmulator(kmock.KubernetesEmulator):
         preconditions = options.get("preconditions") or {}
         for field in ("uid", "resourceVersion"):
             if preconditions.get(field) not in (None, old["metadata"].get(field)):
-                raise api_error(409, "Conflict", f'Operation cannot be fulfilled on {_qualified(resource)} '
-                                                 f'"{name}": Precondition failed: {field} in precondition: '
-                                                 f'{preconditions[field]}, {field} in object meta: '
-                                                 f'{old["metadata"].get(field)}',
-                                name=name, group=resource.group, kind=resource.plural)
+                raise api_error(
+                    409,
+                    "Conflict",
+                    f"Operation cannot be fulfilled on {_qualified(resource)} "
+                    f'"{name}": Precondition failed: {field} in precondition: '
+                    f"{preconditions[field]}, {field} in object meta: "
+                    f"{old['metadata'].get(field)}",
+                    name=name,
+                    group=resource.group,
+                    kind=resource.plural,
+                )
         if old["metadata"].get("deletionTimestamp"):
             return old  # already being deleted
         if old["metadata"].get("finalizers"):
             new = copy.deepcopy(old)
-            new["metadata"].update(deletionTimestamp=_now(), deletionGracePeriodSeconds=0,
-                                   generation=int(old["metadata"].get("generation") or 0) + 1)
+            new["metadata"].update(
+                deletionTimestamp=_now(),
+                deletionGracePeriodSeconds=0,
+                generation=int(old["metadata"].get("generation") or 0) + 1,
+            )
             self._write(key, new, "MODIFIED")
             return new
         return self._delete_now(key, old)
@@ -551,28 +650,43 @@ class KubeEmulator(kmock.KubernetesEmulator):
     def _validate(self, resource: kmock.resource, new: dict[str, Any], old: dict[str, Any] | None) -> None:
         violations = cel.validate(self._rules.get(resource), new, old, update=old is not None)
         if violations:
-            raise self._invalid(resource, new["metadata"]["name"], [str(v) for v in violations],
-                                causes=[{"reason": v.reason, "message": v.detail, "field": v.field}
-                                        for v in violations])
+            raise self._invalid(
+                resource,
+                new["metadata"]["name"],
+                [str(v) for v in violations],
+                causes=[{"reason": v.reason, "message": v.detail, "field": v.field} for v in violations],
+            )
 
-    def _invalid(self, resource: kmock.resource, name: str, errors: list[str],
-                 causes: list[dict[str, Any]] | None = None) -> kmock.KubernetesError:
+    def _invalid(
+        self, resource: kmock.resource, name: str, errors: list[str], causes: list[dict[str, Any]] | None = None
+    ) -> kmock.KubernetesError:
         kind = self._info(resource).kind or resource.plural or ""
         qualified = f"{kind}.{resource.group}" if resource.group else kind
         text = errors[0] if len(errors) == 1 else f"[{', '.join(errors)}]"
-        return api_error(422, "Invalid", f'{qualified} "{name}" is invalid: {text}',
-                         name=name, group=resource.group, kind=kind,
-                         causes=causes or [{"reason": "FieldValueInvalid", "message": e} for e in errors])
+        return api_error(
+            422,
+            "Invalid",
+            f'{qualified} "{name}" is invalid: {text}',
+            name=name,
+            group=resource.group,
+            kind=kind,
+            causes=causes or [{"reason": "FieldValueInvalid", "message": e} for e in errors],
+        )
 
     def _check_type(self, resource: kmock.resource, body: Mapping[str, Any]) -> None:
         kind = self._info(resource).kind
         api_version = _api_version(resource)
         if body.get("apiVersion") not in (None, api_version):
-            raise api_error(400, "BadRequest", f"the API version in the data ({body['apiVersion']}) does not "
-                                               f"match the expected API version ({api_version})")
+            raise api_error(
+                400,
+                "BadRequest",
+                f"the API version in the data ({body['apiVersion']}) does not "
+                f"match the expected API version ({api_version})",
+            )
         if body.get("kind") not in (None, kind) and kind:
-            raise api_error(400, "BadRequest", f"the kind in the data ({body['kind']}) does not match the "
-                                               f"expected kind ({kind})")
+            raise api_error(
+                400, "BadRequest", f"the kind in the data ({body['kind']}) does not match the expected kind ({kind})"
+            )
 
     # ----------------------------------------------------------------- lookups
 
@@ -638,11 +752,15 @@ class KubeEmulator(kmock.KubernetesEmulator):
 
 
 @contextlib.asynccontextmanager
-async def serve_emulator(*, crds: Iterable[Mapping[str, Any]] = (), host: str = "127.0.0.1",
-                         port: int | None = None, history_limit: int = 1000) -> AsyncIterator[KubeEmulator]:
+async def serve_emulator(
+    *,
+    crds: Iterable[Mapping[str, Any]] = (),
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    history_limit: int = 1000,
+) -> AsyncIterator[KubeEmulator]:
     """Run the emulator on an HTTP port; ``kube.url`` is the API server's address."""
-    async with KubeEmulator(crds=crds, history_limit=history_limit) as kube, \
-            kmock.Server(kube, host=host, port=port):
+    async with KubeEmulator(crds=crds, history_limit=history_limit) as kube, kmock.Server(kube, host=host, port=port):
         try:
             yield kube
         finally:
@@ -669,14 +787,19 @@ def _json_patch(document: dict[str, Any], operations: list[Any]) -> Any:
     try:
         return jsonpatch.apply_patch(document, operations)
     except jsonpatch.JsonPatchTestFailed as exc:  # kopf treats 422 as "retry on a fresher body"
-        raise api_error(422, "Invalid", "the server rejected our request due to an error in our request",
-                        causes=[{"reason": "FieldValueInvalid", "message": str(exc)}]) from None
+        raise api_error(
+            422,
+            "Invalid",
+            "the server rejected our request due to an error in our request",
+            causes=[{"reason": "FieldValueInvalid", "message": str(exc)}],
+        ) from None
     except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException, TypeError, KeyError) as exc:
         raise api_error(400, "BadRequest", f"jsonpatch operation does not apply: {exc}") from None
 
 
-async def _parse_namespace_request(raw: aiohttp.web.BaseRequest, match: re.Match[str],
-                                   request_id: int) -> kmock.Request:
+async def _parse_namespace_request(
+    raw: aiohttp.web.BaseRequest, match: re.Match[str], request_id: int
+) -> kmock.Request:
     body = await raw.read()
     try:
         data = await raw.json() if body else None
@@ -684,17 +807,34 @@ async def _parse_namespace_request(raw: aiohttp.web.BaseRequest, match: re.Match
         data = None
     name, query = match["name"], dict(raw.query)
     action = (
-        kmock.action.WATCH if raw.method == "GET" and query.get("watch") in ("true", "1") else
-        (kmock.action.FETCH if name else kmock.action.LIST) if raw.method == "GET" else
-        kmock.action.CREATE if raw.method == "POST" and not name else
-        kmock.action.UPDATE if raw.method == "PATCH" and name else
-        kmock.action.DELETE if raw.method == "DELETE" and name else
-        None
+        kmock.action.WATCH
+        if raw.method == "GET" and query.get("watch") in ("true", "1")
+        else (kmock.action.FETCH if name else kmock.action.LIST)
+        if raw.method == "GET"
+        else kmock.action.CREATE
+        if raw.method == "POST" and not name
+        else kmock.action.UPDATE
+        if raw.method == "PATCH" and name
+        else kmock.action.DELETE
+        if raw.method == "DELETE" and name
+        else None
     )
     return kmock.Request(
-        id=request_id, raw_request=raw, url=raw.url, method=raw.method, params=query,
-        headers=dict(raw.headers), cookies=dict(raw.cookies), body=body, text=body.decode(errors="replace"),
-        data=data, action=action, resource=NAMESPACES, namespace=None, name=name, subresource=match["sub"],
+        id=request_id,
+        raw_request=raw,
+        url=raw.url,
+        method=raw.method,
+        params=query,
+        headers=dict(raw.headers),
+        cookies=dict(raw.cookies),
+        body=body,
+        text=body.decode(errors="replace"),
+        data=data,
+        action=action,
+        resource=NAMESPACES,
+        namespace=None,
+        name=name,
+        subresource=match["sub"],
     )
 
 
@@ -791,9 +931,14 @@ def _qualified(resource: kmock.resource) -> str:
 
 
 def _not_found(resource: kmock.resource, name: str | None) -> kmock.KubernetesError:
-    return api_error(404, "NotFound", f'{_qualified(resource)} "{name}" not found' if name else
-                     "the server could not find the requested resource",
-                     name=name, group=resource.group, kind=resource.plural)
+    return api_error(
+        404,
+        "NotFound",
+        f'{_qualified(resource)} "{name}" not found' if name else "the server could not find the requested resource",
+        name=name,
+        group=resource.group,
+        kind=resource.plural,
+    )
 
 
 def _now() -> str:

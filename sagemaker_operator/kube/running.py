@@ -27,13 +27,14 @@ _KOPF_DIR = os.path.dirname(kopf.__file__) + os.sep
 
 @contextlib.asynccontextmanager
 async def run_operator(
-        server: str,
-        *,
-        registry: kopf.OperatorRegistry | None = None,
-        settings: kopf.OperatorSettings | None = None,
-        namespaces: Collection[str] = (),
-        default_namespace: str = "default",
-        timeout: float = 10.0,
+    server: str | kopf.ConnectionInfo,
+    *,
+    registry: kopf.OperatorRegistry | None = None,
+    settings: kopf.OperatorSettings | None = None,
+    namespaces: Collection[str] = (),
+    default_namespace: str = "default",
+    timeout: float = 10.0,
+    memo: object | None = None,
 ) -> AsyncIterator[asyncio.Task[None]]:
     """Run kopf against an API server until the block exits; yields the operator's task.
 
@@ -45,18 +46,29 @@ async def run_operator(
         settings = kopf.OperatorSettings()
         settings.scanning.disabled = True
     vault = Vault()
-    await vault.populate({"kube": kopf.ConnectionInfo(server=server, default_namespace=default_namespace)})
+    connection = (
+        server
+        if isinstance(server, kopf.ConnectionInfo)
+        else kopf.ConnectionInfo(server=server, default_namespace=default_namespace)
+    )
+    await vault.populate({"kube": connection})
     stop, insights = asyncio.Event(), Insights()
     tasks = await kopf.spawn_tasks(
-        registry=registry, settings=settings, vault=vault, insights=insights, standalone=True,
-        clusterwide=not namespaces, namespaces=namespaces, stop_flag=stop,
+        registry=registry,
+        settings=settings,
+        vault=vault,
+        insights=insights,
+        standalone=True,
+        clusterwide=not namespaces,
+        namespaces=namespaces,
+        stop_flag=stop,
+        memo=memo,
     )
     runner = asyncio.create_task(kopf.run_tasks(tasks, ignored=_ForeignTasks()), name="kopf operator")
     try:
         # Stopping kopf amid its start-up discovery leaves its retrying requests hung for 5 s.
         readiness = asyncio.create_task(_discovered(insights))
-        done, _ = await asyncio.wait([readiness, runner], timeout=timeout,
-                                     return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait([readiness, runner], timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         readiness.cancel()
         if runner in done:
             runner.result()  # re-raise why the operator failed to start

@@ -73,9 +73,7 @@ class SimulatorApp:
             return _error_response(exc, True)
         except Exception:  # a bug in a handler must look like AWS's 500, which clients retry
             logger.exception("SageMaker simulator failed on %s", info.operation)
-            return _error_response(
-                SageMakerError("InternalFailure", "Internal error in the simulator.", 500), True
-            )
+            return _error_response(SageMakerError("InternalFailure", "Internal error in the simulator.", 500), True)
         if result is PASS_TO_MOTO:
             return None
         return Response(dump_json(result), 200, {"Content-Type": JSON_CONTENT_TYPE, **_request_id()})
@@ -91,16 +89,12 @@ class SimulatorApp:
 
     # -- everything else: moto --------------------------------------------------------------------
 
-    def _forward(
-        self, environ: dict[str, Any], start_response: StartResponse, info: RequestInfo
-    ) -> Iterable[bytes]:
+    def _forward(self, environ: dict[str, Any], start_response: StartResponse, info: RequestInfo) -> Iterable[bytes]:
         """Pass the request to moto, recording its status (and error code, which needs the body)."""
         captured: dict[str, Any] = {}
         written: list[bytes] = []
 
-        def capture(
-            status: str, headers: list[tuple[str, str]], exc_info: Any = None
-        ) -> Callable[[bytes], None]:
+        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
             captured.update(status=status, headers=headers, exc_info=exc_info)
             return written.append
 

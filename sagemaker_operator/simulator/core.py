@@ -127,9 +127,7 @@ class Simulator:
             self._calls.clear()
             self._requests.clear()
 
-    def training_job(
-        self, name: str, *, region: str | None = None, account_id: str | None = None
-    ) -> TrainingJob:
+    def training_job(self, name: str, *, region: str | None = None, account_id: str | None = None) -> TrainingJob:
         """The simulator's record of a training job; raises KeyError if there is none."""
         self.refresh()
         with self.lock:

@@ -95,17 +95,13 @@ def plan_training_log(
         for k, (train, validation) in enumerate(metrics):
             at = start + timedelta(seconds=span * (k + 1) / (len(metrics) + 1))
             lines.append(
-                LogLine(
-                    epoch_ms(at), f"[{k}]#011train-merror:{train:.5f}#011validation-merror:{validation:.5f}"
-                )
+                LogLine(epoch_ms(at), f"[{k}]#011train-merror:{train:.5f}#011validation-merror:{validation:.5f}")
             )
         if failure_reason is not None:
             lines += [
                 LogLine(epoch_ms(end), "Traceback (most recent call last):"),
                 LogLine(epoch_ms(end), f"{failure_reason}"),
-                LogLine(
-                    epoch_ms(end), f"[{end.strftime('%Y-%m-%d:%H:%M:%S')}:ERROR] Reporting training FAILURE"
-                ),
+                LogLine(epoch_ms(end), f"[{end.strftime('%Y-%m-%d:%H:%M:%S')}:ERROR] Reporting training FAILURE"),
             ]
         else:
             lines += [

@@ -149,9 +149,7 @@ class TrainingJob:
         if current.status == "Completed":
             output = self.request["OutputDataConfig"]["S3OutputPath"].rstrip("/")
             response["ModelArtifacts"] = {"S3ModelArtifacts": f"{output}/{self.name}/output/model.tar.gz"}
-            response["FinalMetricDataList"] = final_metrics(
-                self.name, self.log_lines_per_host, timeline.training_end
-            )
+            response["FinalMetricDataList"] = final_metrics(self.name, self.log_lines_per_host, timeline.training_end)
         if current.status == "Failed":
             response["FailureReason"] = self.failure_reason
         return response
@@ -279,9 +277,7 @@ def list_training_jobs(sim: Simulator, context: RequestContext, params: dict[str
     for (member, side), bound in bounds.items():
         if bound is not None:
             limit = _as_datetime(bound)
-            summaries = [
-                s for s in summaries if (s[member] > limit if side == "After" else s[member] < limit)
-            ]
+            summaries = [s for s in summaries if (s[member] > limit if side == "After" else s[member] < limit)]
     if params.get("NameContains"):
         needle = params["NameContains"].lower()
         summaries = [s for s in summaries if needle in s["TrainingJobName"].lower()]

@@ -87,8 +87,7 @@ def _check(shape: Shape, value: Any, path: str, problems: list[str]) -> None:
         for name in shape.required_members:
             if value.get(name) is None:
                 problems.append(
-                    f"Value null at '{_member_path(path, name)}' failed to satisfy constraint: "
-                    "Member must not be null"
+                    f"Value null at '{_member_path(path, name)}' failed to satisfy constraint: Member must not be null"
                 )
         for name, member_value in value.items():
             if name in members and member_value is not None:
@@ -112,9 +111,7 @@ def _check(shape: Shape, value: Any, path: str, problems: list[str]) -> None:
             _fail(problems, value, path, f"Member must satisfy enum value set: [{allowed}]")
         pattern = meta.get("pattern")
         if pattern and shape.name in ENFORCED_PATTERNS and not _compiled(anchored(pattern)).match(value):
-            _fail(
-                problems, value, path, f"Member must satisfy regular expression pattern: {anchored(pattern)}"
-            )
+            _fail(problems, value, path, f"Member must satisfy regular expression pattern: {anchored(pattern)}")
     elif kind in ("integer", "long", "float", "double") and isinstance(value, int | float):
         if "max" in meta and value > meta["max"]:
             _fail(problems, value, path, f"Member must have value less than or equal to {meta['max']}")

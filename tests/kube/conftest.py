@@ -25,25 +25,36 @@ WIDGET_CRD: dict[str, Any] = {
     "spec": {
         "group": "example.com",
         "scope": "Namespaced",
-        "names": {"plural": "widgets", "singular": "widget", "kind": "Widget", "shortNames": ["wd"],
-                  "categories": ["toys"]},
-        "versions": [{
-            "name": "v1", "served": True, "storage": True,
-            "subresources": {"status": {}},
-            "schema": {"openAPIV3Schema": {
-                "type": "object",
-                "properties": {
-                    "spec": {
+        "names": {
+            "plural": "widgets",
+            "singular": "widget",
+            "kind": "Widget",
+            "shortNames": ["wd"],
+            "categories": ["toys"],
+        },
+        "versions": [
+            {
+                "name": "v1",
+                "served": True,
+                "storage": True,
+                "subresources": {"status": {}},
+                "schema": {
+                    "openAPIV3Schema": {
                         "type": "object",
-                        "x-kubernetes-validations": [
-                            {"rule": "self == oldSelf", "message": "spec is immutable"},
-                            {"rule": "!has(self.size) || self.size >= 1", "message": "size must be positive"},
-                        ],
-                    },
-                    "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+                        "properties": {
+                            "spec": {
+                                "type": "object",
+                                "x-kubernetes-validations": [
+                                    {"rule": "self == oldSelf", "message": "spec is immutable"},
+                                    {"rule": "!has(self.size) || self.size >= 1", "message": "size must be positive"},
+                                ],
+                            },
+                            "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+                        },
+                    }
                 },
-            }},
-        }],
+            }
+        ],
     },
 }
 
@@ -54,8 +65,9 @@ class Api:
     def __init__(self, kube: KubeEmulator) -> None:
         self.kube = kube
 
-    async def call(self, method: str, path: str, body: Any = None, *, content_type: str = "application/json",
-                   **params: str) -> tuple[int, Any]:
+    async def call(
+        self, method: str, path: str, body: Any = None, *, content_type: str = "application/json", **params: str
+    ) -> tuple[int, Any]:
         data = None if body is None else json.dumps(body)
         headers = {"Content-Type": content_type} if body is not None else {}
         async with self.kube.request(method, path, data=data, headers=headers, params=params) as response:

@@ -8,20 +8,31 @@ from sagemaker_operator.kube import cel
 
 SCHEMA = {
     "type": "object",
-    "properties": {"spec": {
-        "type": "object",
-        "x-kubernetes-validations": [{
-            "rule": "self.replicas <= 10", "fieldPath": ".replicas",
-            "messageExpression": "'at most 10 replicas, got ' + string(self.replicas)",
-        }],
-        "properties": {"channels": {
-            "type": "array",
-            "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"],
-            "items": {"type": "object", "x-kubernetes-validations": [
-                {"rule": "self.uri == oldSelf.uri", "message": "a channel's uri is immutable"},
-            ]},
-        }},
-    }},
+    "properties": {
+        "spec": {
+            "type": "object",
+            "x-kubernetes-validations": [
+                {
+                    "rule": "self.replicas <= 10",
+                    "fieldPath": ".replicas",
+                    "messageExpression": "'at most 10 replicas, got ' + string(self.replicas)",
+                }
+            ],
+            "properties": {
+                "channels": {
+                    "type": "array",
+                    "x-kubernetes-list-type": "map",
+                    "x-kubernetes-list-map-keys": ["name"],
+                    "items": {
+                        "type": "object",
+                        "x-kubernetes-validations": [
+                            {"rule": "self.uri == oldSelf.uri", "message": "a channel's uri is immutable"},
+                        ],
+                    },
+                }
+            },
+        }
+    },
 }
 
 
@@ -34,10 +45,12 @@ def test_message_expression_and_field_path_shape_the_error() -> None:
 def test_transition_rules_follow_map_list_items_by_key() -> None:
     rules = cel.compile_schema(SCHEMA)
     old = {"spec": {"replicas": 1, "channels": [{"name": "train", "uri": "s3://a"}]}}
-    reordered_and_added = {"spec": {"replicas": 1, "channels": [{"name": "test", "uri": "s3://new"},
-                                                                {"name": "train", "uri": "s3://a"}]}}
-    edited = {"spec": {"replicas": 1, "channels": [{"name": "test", "uri": "s3://new"},
-                                                   {"name": "train", "uri": "s3://b"}]}}
+    reordered_and_added = {
+        "spec": {"replicas": 1, "channels": [{"name": "test", "uri": "s3://new"}, {"name": "train", "uri": "s3://a"}]}
+    }
+    edited = {
+        "spec": {"replicas": 1, "channels": [{"name": "test", "uri": "s3://new"}, {"name": "train", "uri": "s3://b"}]}
+    }
 
     assert cel.validate(rules, reordered_and_added, old, update=True) == []
     assert [str(v) for v in cel.validate(rules, edited, old, update=True)] == [

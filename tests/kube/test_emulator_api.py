@@ -169,11 +169,15 @@ async def test_watch_replays_events_after_a_resource_version_then_streams_live(a
         await api.post(WIDGETS_URL, widget("c"))
 
     task = asyncio.create_task(create_later())
-    events = await api.watch("/apis/example.com/v1/widgets", count=4,
-                             resourceVersion=first["metadata"]["resourceVersion"])
+    events = await api.watch(
+        "/apis/example.com/v1/widgets", count=4, resourceVersion=first["metadata"]["resourceVersion"]
+    )
     await task
     assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [
-        ("ADDED", "b"), ("MODIFIED", "a"), ("DELETED", "b"), ("ADDED", "c"),
+        ("ADDED", "b"),
+        ("MODIFIED", "a"),
+        ("DELETED", "b"),
+        ("ADDED", "c"),
     ]
 
 
@@ -208,11 +212,11 @@ async def test_cel_transition_rule_rejects_a_spec_edit_but_not_a_status_update(a
 
     status, error = await api.patch(f"{WIDGETS_URL}/job1", {"spec": {"size": 2}})
     assert (status, error["reason"]) == (422, "Invalid")
-    assert error["message"] == ('Widget.example.com "job1" is invalid: '
-                                'spec: Invalid value: "object": spec is immutable')
+    assert error["message"] == (
+        'Widget.example.com "job1" is invalid: spec: Invalid value: "object": spec is immutable'
+    )
     assert error["details"]["causes"] == [
-        {"reason": "FieldValueInvalid", "field": "spec",
-         "message": 'Invalid value: "object": spec is immutable'},
+        {"reason": "FieldValueInvalid", "field": "spec", "message": 'Invalid value: "object": spec is immutable'},
     ]
     assert (await api.get(f"{WIDGETS_URL}/job1"))[1] == created  # unchanged
 
@@ -281,11 +285,21 @@ async def test_any_namespace_exists_and_used_ones_are_listed(api: Api) -> None:
 
 async def test_events_are_stored_and_found_by_their_involved_object(api: Api, kube: KubeEmulator) -> None:
     _, job = await api.post(WIDGETS_URL, widget("w1"))
-    ref = {"apiVersion": "example.com/v1", "kind": "Widget", "name": "w1", "namespace": "ns1",
-           "uid": job["metadata"]["uid"]}
+    ref = {
+        "apiVersion": "example.com/v1",
+        "kind": "Widget",
+        "name": "w1",
+        "namespace": "ns1",
+        "uid": job["metadata"]["uid"],
+    }
     for reason in ["Submitted", "Completed"]:  # as kopf posts them: no kind, a generateName
-        body = {"metadata": {"namespace": "ns1", "generateName": "kopf-event-"}, "type": "Normal",
-                "reason": reason, "message": "...", "involvedObject": ref}
+        body = {
+            "metadata": {"namespace": "ns1", "generateName": "kopf-event-"},
+            "type": "Normal",
+            "reason": reason,
+            "message": "...",
+            "involvedObject": ref,
+        }
         assert (await api.post("/api/v1/namespaces/ns1/events", body))[0] == 201
     unrelated = {"metadata": {"name": "other"}, "involvedObject": {"name": "x"}}
     await api.post("/api/v1/namespaces/ns1/events", unrelated)

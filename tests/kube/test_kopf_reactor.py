@@ -16,8 +16,7 @@ FINALIZER = "kopf.zalando.org/KopfFinalizerMarker"
 
 
 @pytest.mark.parametrize("created_before_start", [True, False], ids=["listed", "watched"])
-async def test_kopf_handles_creation_and_deletion(api: Api, kube: KubeEmulator,
-                                                  created_before_start: bool) -> None:
+async def test_kopf_handles_creation_and_deletion(api: Api, kube: KubeEmulator, created_before_start: bool) -> None:
     registry = kopf.OperatorRegistry()
     deleted: list[str] = []
 

@@ -116,9 +116,7 @@ def training_request(name: str, **overrides: Any) -> dict[str, Any]:
         "InputDataConfig": [
             {
                 "ChannelName": "train",
-                "DataSource": {
-                    "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://my-bucket/xgboost/train/"}
-                },
+                "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://my-bucket/xgboost/train/"}},
             }
         ],
         "OutputDataConfig": {"S3OutputPath": "s3://my-bucket/xgboost/output/"},

@@ -64,8 +64,7 @@ def test_missing_required_field_is_rejected_by_the_server(client: ClientFactory)
         unchecked.create_training_job(**request)
     assert error_of(raised) == (
         "ValidationException",
-        "1 validation error detected: Value null at 'roleArn' failed to satisfy constraint: "
-        "Member must not be null",
+        "1 validation error detected: Value null at 'roleArn' failed to satisfy constraint: Member must not be null",
     )
 
 
@@ -119,10 +118,7 @@ def test_list_filters(sagemaker: Any, five_jobs: list[str]) -> None:
     assert names(sagemaker.list_training_jobs(StatusEquals="Completed")) == ["job-1", "job-0"]
     assert names(sagemaker.list_training_jobs(StatusEquals="Stopped")) == ["job-2"]
     assert names(sagemaker.list_training_jobs(NameContains="JOB-3")) == ["job-3"]
-    created = {
-        s["TrainingJobName"]: s["CreationTime"]
-        for s in sagemaker.list_training_jobs()["TrainingJobSummaries"]
-    }
+    created = {s["TrainingJobName"]: s["CreationTime"] for s in sagemaker.list_training_jobs()["TrainingJobSummaries"]}
     assert names(sagemaker.list_training_jobs(CreationTimeAfter=created["job-2"])) == ["job-4", "job-3"]
     assert names(sagemaker.list_training_jobs(CreationTimeBefore=created["job-1"])) == ["job-0"]
     assert names(
@@ -143,9 +139,7 @@ def test_list_last_modified_time_after_sees_transitions(sim: Simulator, sagemake
     assert names(sagemaker.list_training_jobs(LastModifiedTimeBefore=checkpoint)) == []
 
 
-def test_list_paginates_stably_while_jobs_are_added(
-    sim: Simulator, sagemaker: Any, five_jobs: list[str]
-) -> None:
+def test_list_paginates_stably_while_jobs_are_added(sim: Simulator, sagemaker: Any, five_jobs: list[str]) -> None:
     first = sagemaker.list_training_jobs(MaxResults=2)
     assert names(first) == ["job-4", "job-3"]
     sagemaker.create_training_job(**training_request("job-5"))  # newest: must not shift later pages
@@ -177,9 +171,7 @@ def test_tags_round_trip(sagemaker: Any) -> None:
     arn = sagemaker.create_training_job(**training_request("tagged"))["TrainingJobArn"]
     assert sagemaker.list_tags(ResourceArn=arn)["Tags"] == [{"Key": "team", "Value": "ml-platform"}]
 
-    sagemaker.add_tags(
-        ResourceArn=arn, Tags=[{"Key": "team", "Value": "research"}, {"Key": "cost", "Value": "42"}]
-    )
+    sagemaker.add_tags(ResourceArn=arn, Tags=[{"Key": "team", "Value": "research"}, {"Key": "cost", "Value": "42"}])
     assert {t["Key"]: t["Value"] for t in sagemaker.list_tags(ResourceArn=arn)["Tags"]} == {
         "team": "research",
         "cost": "42",
@@ -191,9 +183,7 @@ def test_tags_round_trip(sagemaker: Any) -> None:
 def test_list_tags_paginates(sagemaker: Any) -> None:
     arn = sagemaker.create_training_job(**training_request("many-tags", Tags=[]))["TrainingJobArn"]
     for batch in range(2):
-        sagemaker.add_tags(
-            ResourceArn=arn, Tags=[{"Key": f"k{batch}-{i:02}", "Value": "v"} for i in range(30)]
-        )
+        sagemaker.add_tags(ResourceArn=arn, Tags=[{"Key": f"k{batch}-{i:02}", "Value": "v"} for i in range(30)])
     first = sagemaker.list_tags(ResourceArn=arn, MaxResults=50)
     assert len(first["Tags"]) == 50
     second = sagemaker.list_tags(ResourceArn=arn, MaxResults=50, NextToken=first["NextToken"])

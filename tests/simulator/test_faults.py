@@ -107,9 +107,7 @@ def test_faults_on_xml_services_parse_as_aws_errors(
 ) -> None:
     aws = client(service, max_attempts=2)
     operation = aws.meta.method_to_api_mapping[method]
-    sim.faults.inject(
-        f"{service}.{operation}", error="SlowDown", times=3, status=503, message="Reduce <rate>"
-    )
+    sim.faults.inject(f"{service}.{operation}", error="SlowDown", times=3, status=503, message="Reduce <rate>")
 
     with pytest.raises(ClientError) as raised:
         getattr(aws, method)()

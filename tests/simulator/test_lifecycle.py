@@ -89,9 +89,7 @@ def test_last_modified_time_moves_at_every_transition(sim: Simulator, sagemaker:
     sim.clock.advance(1)
     assert sagemaker.describe_training_job(TrainingJobName="lmt")["LastModifiedTime"] == first
     sim.clock.advance(1.5)
-    assert sagemaker.describe_training_job(TrainingJobName="lmt")["LastModifiedTime"] == first + timedelta(
-        seconds=2
-    )
+    assert sagemaker.describe_training_job(TrainingJobName="lmt")["LastModifiedTime"] == first + timedelta(seconds=2)
 
 
 def test_failure_hyperparameter_fails_the_job_after_training(sim: Simulator, sagemaker: Any) -> None:

@@ -54,9 +54,7 @@ def test_one_stream_per_host_named_like_sagemakers(sim: Simulator, sagemaker: An
         assert messages[0] == "Arguments: train"
 
 
-def test_lines_arrive_progressively_and_are_complete_at_the_end(
-    sim: Simulator, sagemaker: Any, logs: Any
-) -> None:
+def test_lines_arrive_progressively_and_are_complete_at_the_end(sim: Simulator, sagemaker: Any, logs: Any) -> None:
     sagemaker.create_training_job(**training_request("follow"))
     sim.clock.advance(4.5)  # half a second into Training
     [stream] = stream_names(logs, "follow")

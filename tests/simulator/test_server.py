@@ -163,9 +163,7 @@ def test_serve_forever_blocks_until_stopped(client: ClientFactory) -> None:
     assert not thread.is_alive()
 
 
-def test_aws_endpoint_url_environment_variable_works(
-    server: SimulatorServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_aws_endpoint_url_environment_variable_works(server: SimulatorServer, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_ENDPOINT_URL", server.url)
     sagemaker = boto3.client("sagemaker", region_name=REGION)
     sagemaker.create_training_job(**training_request("via-env"))
@@ -199,9 +197,7 @@ def test_clock_rules() -> None:
         SimClock(start=datetime(2024, 1, 1))
 
 
-def test_operations_moto_lacks_answer_not_implemented_without_retries(
-    sim: Simulator, client: ClientFactory
-) -> None:
+def test_operations_moto_lacks_answer_not_implemented_without_retries(sim: Simulator, client: ClientFactory) -> None:
     sagemaker = client("sagemaker", max_attempts=3)
     with pytest.raises(ClientError) as raised:
         sagemaker.stop_compilation_job(CompilationJobName="neo")
