@@ -14,7 +14,7 @@ import pydantic
 from sagemaker_operator import __version__
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "SAGEMAKER_OPERATOR"})
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="sagemaker-operator")
 def main() -> None:
     """Kubernetes operator for Amazon SageMaker."""
@@ -35,8 +35,9 @@ def _configure_logging(level: str) -> None:
     "-n",
     "--namespace",
     "namespaces",
+    envvar="SAGEMAKER_OPERATOR_NAMESPACE",
     multiple=True,
-    help="Serve only this namespace (repeatable). Default: all.",
+    help="Serve only this namespace (repeatable; the variable takes a space-separated list). Default: all.",
 )
 @click.option(
     "--region",
@@ -51,12 +52,40 @@ def _configure_logging(level: str) -> None:
     default=None,
     help="SageMaker endpoint URL for resources without spec.sageMakerEndpoint (e.g. the simulator).",
 )
-@click.option("--poll-interval", type=float, default=15.0, show_default=True, help="Seconds between status checks.")
-@click.option("--liveness-port", type=int, default=8080, show_default=True, help="Port of /healthz; 0 disables it.")
-@click.option("--peering", default=None, help="kopf peering name, to run several replicas (one active).")
-@click.option("--kube-server", default=None, help="Kubernetes API URL (default: in-cluster, else kubeconfig).")
 @click.option(
-    "--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info", show_default=True
+    "--poll-interval",
+    envvar="SAGEMAKER_OPERATOR_POLL_INTERVAL",
+    type=float,
+    default=15.0,
+    show_default=True,
+    help="Seconds between status checks.",
+)
+@click.option(
+    "--liveness-port",
+    envvar="SAGEMAKER_OPERATOR_LIVENESS_PORT",
+    type=int,
+    default=8080,
+    show_default=True,
+    help="Port of /healthz; 0 disables it.",
+)
+@click.option(
+    "--peering",
+    envvar="SAGEMAKER_OPERATOR_PEERING",
+    default=None,
+    help="kopf peering name, to run several replicas (one active).",
+)
+@click.option(
+    "--kube-server",
+    envvar="SAGEMAKER_OPERATOR_KUBE_SERVER",
+    default=None,
+    help="Kubernetes API URL (default: in-cluster, else kubeconfig).",
+)
+@click.option(
+    "--log-level",
+    envvar="SAGEMAKER_OPERATOR_LOG_LEVEL",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="info",
+    show_default=True,
 )
 def run(
     namespaces: tuple[str, ...],
@@ -159,3 +188,63 @@ def simulate(host: str, port: int, speed: float, training_seconds: float, log_le
         pass
     finally:
         server.stop()
+
+
+@main.command()
+@click.option(
+    "-f",
+    "--file",
+    "sample",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="TrainingJob manifest to run (default: samples/xgboost-mnist-trainingjob.yaml).",
+)
+@click.option("--kubeconfig", default=None, help="Use this kubeconfig's cluster instead of the in-process emulator.")
+@click.option("--context", default=None, help="Use this kubeconfig context's cluster instead of the emulator.")
+@click.option("-n", "--namespace", default="default", show_default=True)
+@click.option(
+    "--fail",
+    "fail_reason",
+    default=None,
+    metavar="REASON",
+    help="Make the simulated job fail with this reason, to see how failures look.",
+)
+@click.option("--timeout", type=float, default=120.0, show_default=True, help="Give up after this many seconds.")
+@click.option("-v", "--verbose", is_flag=True, help="Show the operator's logs.")
+def demo(
+    sample: Path | None,
+    kubeconfig: str | None,
+    context: str | None,
+    namespace: str,
+    fail_reason: str | None,
+    timeout: float,
+    verbose: bool,
+) -> None:
+    """Run a TrainingJob end to end with no AWS account and no cluster (simulator + API emulator)."""
+    try:
+        from sagemaker_operator import demo as demo_module
+    except ImportError as exc:  # moto and kmock are in the demo extra
+        raise click.ClickException(
+            f"the demo needs the demo extra: pip install 'sagemaker-operator[demo]' ({exc})"
+        ) from exc
+
+    demo_module.quiet_logging(verbose)
+    try:
+        code = asyncio.run(
+            demo_module.run_demo(
+                sample=sample or demo_module.DEFAULT_SAMPLE,
+                kubeconfig=kubeconfig,
+                context=context,
+                namespace=namespace,
+                fail_reason=fail_reason,
+                timeout=timeout,
+                echo=click.echo,
+            )
+        )
+    except demo_module.DemoError as exc:
+        raise click.ClickException(str(exc)) from exc
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

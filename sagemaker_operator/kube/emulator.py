@@ -57,6 +57,7 @@ import collections
 import contextlib
 import copy
 import datetime
+import json
 import re
 import secrets
 import uuid
@@ -232,8 +233,11 @@ class KubeEmulator(kmock.KubernetesEmulator):
             "reason": exc.reason,
             "message": exc.message,
         }
-        return aiohttp.web.json_response(
-            {**status, "details": exc.details} if exc.details else status, status=exc.status
+        # Exactly "application/json", as the API server sends: clients (lightkube) compare the header verbatim.
+        return aiohttp.web.Response(
+            body=json.dumps({**status, "details": exc.details} if exc.details else status).encode(),
+            status=exc.status,
+            content_type="application/json",
         )
 
     async def _serve_list(self, request: kmock.Request) -> kmock.Payload:

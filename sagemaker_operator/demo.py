@@ -1,0 +1,260 @@
+"""``sagemaker-operator demo``: the whole loop on a laptop, with no AWS account and no cluster.
+
+It starts the SageMaker simulator and (unless a kubeconfig is given) the in-process Kubernetes API
+emulator, runs the operator beside them, applies a TrainingJob and shows what a user would see
+with kubectl: the job moving through its states, its Events, its log lines. Then it deletes the
+resource and stops everything it started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import logging
+import os
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+import boto3
+import kopf
+import yaml
+from lightkube import AsyncClient, KubeConfig
+from lightkube.core.exceptions import ApiError
+from lightkube.generic_resource import create_namespaced_resource
+from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
+from lightkube.resources.core_v1 import Event
+
+from sagemaker_operator import GROUP, VERSION
+from sagemaker_operator.api import crds
+from sagemaker_operator.controllers.jobs import TERMINAL_STATUSES
+from sagemaker_operator.controllers.trainingjob import LOG_GROUP
+from sagemaker_operator.kube import login
+from sagemaker_operator.operator import running_beside
+from sagemaker_operator.settings import OperatorSettings
+from sagemaker_operator.simulator import FAILURE_HYPERPARAMETER, Simulator, SimulatorServer, StageDurations
+
+DEFAULT_SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "xgboost-mnist-trainingjob.yaml"
+# Short stages so the demo takes about 20 seconds; real jobs take minutes to hours.
+DEMO_DURATIONS = StageDurations(starting=3, downloading=3, training=8, uploading=2, stopping=2)
+TrainingJobResource = create_namespaced_resource(GROUP, VERSION, "TrainingJob", "trainingjobs")
+Echo = Callable[[str], None]
+
+
+class DemoError(Exception):
+    """Something the user must fix before the demo can run; the message says what."""
+
+
+@dataclass
+class KubeTarget:
+    description: str
+    connection: str | kopf.ConnectionInfo
+    client: AsyncClient
+
+
+def load_sample(path: Path, fail_reason: str | None) -> dict[str, Any]:
+    try:
+        document = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise DemoError(f"cannot read {path}: {exc}") from exc
+    if not isinstance(document, dict) or document.get("kind") != "TrainingJob":
+        raise DemoError(f"{path} is not a TrainingJob manifest (the demo runs training jobs)")
+    if fail_reason:
+        parameters = document["spec"].setdefault("hyperParameters", [])
+        parameters.append({"name": FAILURE_HYPERPARAMETER, "value": fail_reason})
+    return document
+
+
+@contextlib.asynccontextmanager
+async def kube_target(kubeconfig: str | None, context: str | None, namespace: str) -> AsyncIterator[KubeTarget]:
+    """The in-process emulator, or the cluster of a kubeconfig/context if one was asked for."""
+    if kubeconfig is None and context is None:
+        from sagemaker_operator.kube.emulator import serve_emulator
+
+        async with serve_emulator(crds=[crds.crd(kind) for kind in crds.KINDS]) as kube:
+            config = KubeConfig.from_dict(
+                {
+                    "clusters": [{"name": "emulator", "cluster": {"server": str(kube.url)}}],
+                    "users": [{"name": "demo", "user": {"token": "demo"}}],
+                    "contexts": [{"name": "demo", "context": {"cluster": "emulator", "user": "demo"}}],
+                    "current-context": "demo",
+                }
+            )
+            client = AsyncClient(config=config, namespace=namespace)
+            try:
+                yield KubeTarget(f"in-process emulator at {kube.url} (no cluster used)", str(kube.url), client)
+            finally:
+                await client.close()
+        return
+    try:
+        connection = login.connection_info(kubeconfig, context)
+        paths = login.kubeconfig_paths(kubeconfig)
+        single = KubeConfig.from_file(paths[0]).get(context_name=context)
+    except (login.KubeconfigError, OSError, KeyError) as exc:
+        raise DemoError(f"cannot use the kubeconfig: {exc}") from exc
+    client = AsyncClient(config=single, namespace=namespace)
+    try:
+        yield KubeTarget(f"cluster {connection.server} (kubeconfig)", connection, client)
+    finally:
+        await client.close()
+
+
+async def ensure_crds(client: AsyncClient, echo: Echo) -> None:
+    """On a real cluster, install our CRDs if they are missing (the emulator has them already)."""
+    for kind in crds.KINDS:
+        document = crds.crd(kind)
+        try:
+            await client.get(CustomResourceDefinition, document["metadata"]["name"])
+        except ApiError as exc:
+            if exc.status.code != 404:
+                raise
+            await client.create(cast(CustomResourceDefinition, CustomResourceDefinition.from_dict(document)))
+            echo(f"customresourcedefinition.apiextensions.k8s.io/{document['metadata']['name']} created")
+            await asyncio.sleep(2)  # let the API server start serving the new kind
+
+
+def _age(created: str | None) -> str:
+    if not created:
+        return "0s"
+    started = datetime.datetime.fromisoformat(created.replace("Z", "+00:00"))
+    seconds = int((datetime.datetime.now(datetime.UTC) - started).total_seconds())
+    return f"{seconds}s" if seconds < 120 else f"{seconds // 60}m"
+
+
+ROW = "{:<22} {:<12} {:<18} {:<36} {:>5}"
+
+
+def table_row(resource: Any) -> tuple[str, ...]:
+    status = resource.get("status") or {}
+    return (
+        resource["metadata"]["name"],
+        status.get("trainingJobStatus") or "",
+        status.get("secondaryStatus") or "",
+        status.get("sageMakerTrainingJobName") or "",
+    )
+
+
+async def watch_until_done(client: AsyncClient, name: str, timeout: float, echo: Echo) -> dict[str, Any]:
+    """Print a row like ``kubectl get -w`` whenever the job changes; return the final resource."""
+    echo(ROW.format("NAME", "STATUS", "SECONDARY-STATUS", "SAGEMAKER-JOB-NAME", "AGE"))
+    last: tuple[str, ...] | None = None
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        resource = (await client.get(TrainingJobResource, name)).to_dict()
+        row = table_row(resource)
+        if row != last:
+            echo(ROW.format(*row, _age(resource["metadata"].get("creationTimestamp"))))
+            last = row
+        if (resource.get("status") or {}).get("trainingJobStatus") in TERMINAL_STATUSES:
+            return dict(resource)
+        if asyncio.get_running_loop().time() > deadline:
+            raise DemoError(f"the job did not finish within {timeout:.0f}s (last state: {row[1] or 'not submitted'})")
+        await asyncio.sleep(0.5)
+
+
+async def print_events(client: AsyncClient, resource: dict[str, Any], echo: Echo) -> None:
+    uid = resource["metadata"]["uid"]
+    events = [e async for e in client.list(Event, fields={"involvedObject.uid": uid})]
+    events.sort(key=lambda e: (e.lastTimestamp or e.eventTime or e.firstTimestamp or datetime.datetime.min).isoformat())
+    echo("{:<8} {:<18} {}".format("TYPE", "REASON", "MESSAGE"))
+    for event in events:
+        echo("{:<8} {:<18} {}".format(event.type or "", event.reason or "", event.message or ""))
+
+
+def print_logs(endpoint: str, region: str, job_name: str, echo: Echo) -> int:
+    """The job's CloudWatch log lines, per host, as `kubectl smlogs` will show them."""
+    logs = boto3.client("logs", endpoint_url=endpoint, region_name=region)
+    streams = logs.describe_log_streams(logGroupName=LOG_GROUP, logStreamNamePrefix=f"{job_name}/")["logStreams"]
+    count = 0
+    for stream in sorted(streams, key=lambda s: s["logStreamName"]):
+        host = stream["logStreamName"].split("/", 1)[1].rsplit("-", 1)[0]
+        events = logs.get_log_events(logGroupName=LOG_GROUP, logStreamName=stream["logStreamName"], startFromHead=True)[
+            "events"
+        ]
+        for event in events:
+            echo(f"[{host}] {event['message']}")
+            count += 1
+    return count
+
+
+async def wait_deleted(client: AsyncClient, name: str, timeout: float = 30) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        try:
+            await client.get(TrainingJobResource, name)
+        except ApiError as exc:
+            if exc.status.code == 404:
+                return
+            raise
+        await asyncio.sleep(0.3)
+    raise DemoError(f"{name} was not deleted within {timeout:.0f}s (is its finalizer stuck?)")
+
+
+async def run_demo(
+    *,
+    sample: Path = DEFAULT_SAMPLE,
+    kubeconfig: str | None = None,
+    context: str | None = None,
+    namespace: str = "default",
+    fail_reason: str | None = None,
+    timeout: float = 120.0,
+    durations: StageDurations = DEMO_DURATIONS,
+    echo: Echo = print,
+) -> int:
+    """Run the demo; return the process exit code (0 when the job Completed)."""
+    document = load_sample(sample, fail_reason)
+    name = document["metadata"]["name"]
+    document["metadata"]["namespace"] = namespace
+    # The demo never talks to AWS: every SageMaker and CloudWatch call goes to the simulator.
+    os.environ.update(AWS_ACCESS_KEY_ID="demo", AWS_SECRET_ACCESS_KEY="demo")
+    os.environ.pop("AWS_SESSION_TOKEN", None)
+    os.environ.pop("AWS_PROFILE", None)
+    region = document["spec"].get("region") or "us-west-2"
+
+    with SimulatorServer(Simulator(durations=durations, log_lines_per_host=6)) as simulator:
+        echo(f"SageMaker   simulator at {simulator.url} (no AWS account used)")
+        async with kube_target(kubeconfig, context, namespace) as kube:
+            echo(f"Kubernetes  {kube.description}")
+            if kubeconfig or context:
+                await ensure_crds(kube.client, echo)
+            settings = OperatorSettings(
+                region=region, sagemaker_endpoint=simulator.url, poll_interval=1.0, namespaces=(namespace,)
+            )
+            async with running_beside(kube.connection, settings):
+                echo(f"Operator    running, watching namespace {namespace!r}\n")
+                echo(f"$ kubectl apply -f {sample}")
+                try:
+                    await kube.client.create(TrainingJobResource.from_dict(document))
+                except ApiError as exc:
+                    raise DemoError(f"cannot create {name}: {exc.status.message}") from exc
+                echo(f"trainingjob.{GROUP}/{name} created\n")
+                try:
+                    echo("$ kubectl get trainingjobs --watch")
+                    final = await watch_until_done(kube.client, name, timeout, echo)
+                    status = final["status"]
+                    await asyncio.sleep(0.5)  # the last Event is posted right after the last status write
+                    echo(f"\n$ kubectl describe trainingjob {name}   # Events")
+                    await print_events(kube.client, final, echo)
+                    echo(f"\nLog lines of {status['sageMakerTrainingJobName']} (CloudWatch Logs {LOG_GROUP}):")
+                    print_logs(simulator.url, region, status["sageMakerTrainingJobName"], echo)
+                    if status.get("modelPath"):
+                        echo(f"\nModel artifacts: {status['modelPath']}")
+                    if status.get("failureReason"):
+                        echo(f"\nFailure reason: {status['failureReason']}")
+                finally:
+                    echo(f"\n$ kubectl delete trainingjob {name}")
+                    await kube.client.delete(TrainingJobResource, name)
+                    await wait_deleted(kube.client, name)
+                    echo(f'trainingjob.{GROUP} "{name}" deleted')
+    outcome = status["trainingJobStatus"]
+    echo(f"\nThe job ended {outcome}. Operator, Kubernetes emulator and simulator are stopped.")
+    return 0 if outcome == "Completed" else 1
+
+
+def quiet_logging(verbose: bool) -> None:
+    level = logging.INFO if verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    for name in ("kopf", "aiohttp", "botocore", "werkzeug", "httpx", "sagemaker_operator"):
+        logging.getLogger(name).setLevel(level if verbose else logging.ERROR)
