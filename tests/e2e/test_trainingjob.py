@@ -179,3 +179,66 @@ async def test_sagemaker_refusing_the_spec_is_terminal_until_the_spec_is_fixed(c
     assert sim.calls("CreateTrainingJob") == 2
     job = sim.simulator.training_job(status["sageMakerTrainingJobName"])
     assert job.request["ResourceConfig"]["InstanceType"] == "ml.c5.xlarge"
+
+
+async def test_aws_outage_is_shown_as_not_synced_and_retried_until_it_ends(cluster: Cluster, sim: Sim) -> None:
+    sim.simulator.faults.inject("CreateTrainingJob", error="ServiceUnavailable", times=1000)
+    await cluster.apply(training_job("outage"))
+    status = await eventually(
+        lambda: _if(cluster.status("outage"), lambda s: condition(s, "Synced").get("reason") == "ServiceUnavailable"),
+        what="Synced=False with the AWS error",
+    )
+    assert condition(status, "Synced")["status"] == "False"
+    assert condition(status, "Terminal").get("status") != "True", "an outage is not the spec's fault"
+    await eventually(lambda: [e for e in cluster.events("outage") if e["reason"] == "ServiceUnavailable"])
+    attempts = sim.calls("CreateTrainingJob")
+
+    sim.simulator.faults.clear()
+    status = await submitted(cluster, "outage")
+    assert condition(status, "Synced")["status"] == "True"
+    assert sim.succeeded("CreateTrainingJob") == 1
+    assert attempts >= 2, "retried"
+    outage_warnings = [e for e in cluster.events("outage") if e["reason"] == "ServiceUnavailable"]
+    assert len(outage_warnings) == 1, "one Warning for the outage, not one per retry"
+    assert outage_warnings[0]["type"] == "Warning"
+
+
+async def test_a_name_taken_by_another_job_is_reported_not_adopted(cluster: Cluster, sim: Sim) -> None:
+    import boto3
+
+    sagemaker = boto3.client("sagemaker", endpoint_url=sim.url, region_name="us-west-2")
+    foreign = training_job("x")["spec"]
+    request = {
+        "TrainingJobName": "shared-name",
+        "RoleArn": foreign["roleArn"],
+        "AlgorithmSpecification": {"TrainingImage": "img", "TrainingInputMode": "File"},
+        "OutputDataConfig": {"S3OutputPath": "s3://amzn-s3-demo-bucket/other"},
+        "ResourceConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.xlarge", "VolumeSizeInGB": 5},
+        "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
+    }
+    sagemaker.create_training_job(**request)
+
+    await cluster.apply(training_job("squatter", trainingJobName="shared-name"))
+    status = await eventually(
+        lambda: _if(cluster.status("squatter"), lambda s: condition(s, "Terminal").get("status") == "True"),
+        what="a Terminal condition",
+    )
+    assert "already exists" in condition(status, "Terminal")["message"]
+    assert "spec.trainingJobName" in condition(status, "Terminal")["message"]
+    assert not status.get("sageMakerTrainingJobName")
+
+    await cluster.delete("squatter")
+    await eventually(lambda: _gone(cluster, "squatter"), what="the resource to be deleted")
+    assert sim.calls("StopTrainingJob") == 0, "someone else's job is never stopped"
+
+
+async def test_deleting_a_refused_job_calls_nothing(cluster: Cluster, sim: Sim) -> None:
+    sim.simulator.faults.inject("CreateTrainingJob", error="ValidationException", times=1)
+    await cluster.apply(training_job("never"))
+    await eventually(
+        lambda: _if(cluster.status("never"), lambda s: condition(s, "Terminal").get("status") == "True"),
+        what="a Terminal condition",
+    )
+    await cluster.delete("never")
+    await eventually(lambda: _gone(cluster, "never"), what="the resource to be deleted")
+    assert sim.calls("StopTrainingJob") == 0
