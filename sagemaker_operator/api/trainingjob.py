@@ -17,6 +17,17 @@ class DebugRuleEvaluationStatus(BaseModel):
     lastModifiedTime: str | None = None
 
 
+class SecondaryStatusTransition(BaseModel):
+    """One step of the job's progress, as SageMaker reports it."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    status: str
+    startTime: str | None = None
+    endTime: str | None = None
+    statusMessage: str | None = None
+
+
 class TrainingJobStatus(ResourceStatus):
     """Observed state; field names are the Go operator's so existing dashboards and scripts keep working."""
 
@@ -28,6 +39,7 @@ class TrainingJobStatus(ResourceStatus):
     modelPath: str | None = None
     failureReason: str | None = None
     debugRuleEvaluationStatuses: list[DebugRuleEvaluationStatus] = []
+    secondaryStatusTransitions: list[SecondaryStatusTransition] = []
 
 
 TRAINING_JOB = Kind(

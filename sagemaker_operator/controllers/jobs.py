@@ -39,6 +39,7 @@ from sagemaker_operator.aws.sync import JobRef
 from sagemaker_operator.settings import OperatorContext
 
 TERMINAL_STATUSES = frozenset({"Completed", "Failed", "Stopped"})
+TRANSITIONS_FIELD = "secondaryStatusTransitions"  # status field mirroring SecondaryStatusTransitions
 
 
 @dataclass(frozen=True)
@@ -294,23 +295,29 @@ def _heartbeat_due(status: Mapping[str, Any], ctx: OperatorContext) -> bool:
 def post_transition_events(
     job: JobKind, body: kopf.Body, status: Mapping[str, Any], described: Mapping[str, Any]
 ) -> None:
-    old_primary, new_primary = status.get(job.status_field), described[job.status_key]
+    """One Event per transition, including those that happened between two polls.
+
+    Kinds with SecondaryStatusTransitions keep them in status, so the ones already announced are
+    known by count (a status can repeat, e.g. Starting again after a spot interruption).
+    """
     transitions = described.get("SecondaryStatusTransitions") or []
-    old_secondary = status.get("secondaryStatus")
     if transitions:
-        seen = [t["Status"] for t in transitions]
-        start = seen.index(old_secondary) + 1 if old_secondary in seen else 0
-        for transition in transitions[start:]:
+        announced = len(status.get(TRANSITIONS_FIELD) or [])
+        for transition in transitions[announced:]:
             _post_one(job, body, transition["Status"], transition.get("StatusMessage", ""), described)
-    elif new_primary != old_primary:
-        _post_one(job, body, new_primary, job.progress_message(described), described)
+    elif described[job.status_key] != status.get(job.status_field):
+        _post_one(job, body, described[job.status_key], job.progress_message(described), described)
+
+
+# Secondary statuses that mean trouble; everything else is a Normal event.
+_WARNING_STATES = frozenset({"Failed", "Stopped", "MaxRuntimeExceeded", "MaxWaitTimeExceeded", "Interrupted"})
 
 
 def _post_one(job: JobKind, body: kopf.Body, state: str, message: str, described: Mapping[str, Any]) -> None:
     if state == "Failed":
         kopf.warn(body, reason="Failed", message=described.get("FailureReason") or message or "failed")
-    elif state == "Stopped":
-        kopf.warn(body, reason="Stopped", message=message or f"The SageMaker {job.noun} was stopped")
+    elif state in _WARNING_STATES:
+        kopf.warn(body, reason=state, message=message or f"The SageMaker {job.noun} is {state}")
     else:
         kopf.info(body, reason=state, message=message or state)
 

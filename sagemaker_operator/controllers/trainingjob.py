@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 from sagemaker_operator.api.shapes import to_k8s
 from sagemaker_operator.api.trainingjob import TRAINING_JOB
-from sagemaker_operator.controllers.jobs import JobKind
+from sagemaker_operator.controllers.jobs import TRANSITIONS_FIELD, JobKind
 
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 
@@ -38,6 +38,7 @@ def _status_fields(described: Mapping[str, Any], region: str) -> dict[str, Any]:
         "modelPath": (described.get("ModelArtifacts") or {}).get("S3ModelArtifacts"),
         "cloudWatchLogUrl": cloudwatch_log_url(region, LOG_GROUP, f"{name}/"),
         "debugRuleEvaluationStatuses": to_k8s(described.get("DebugRuleEvaluationStatuses") or []) or None,
+        TRANSITIONS_FIELD: to_k8s(described.get("SecondaryStatusTransitions") or []) or None,
     }
 
 

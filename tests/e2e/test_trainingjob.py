@@ -62,7 +62,9 @@ async def test_job_is_submitted_once_and_completes_with_model_path(cluster: Clus
     # Every transition became an Event, even those that happened between two polls.
     reasons = await eventually(lambda: (r := cluster.reasons("mnist")) and "Completed" in r and r, what="events")
     for reason in ("Submitted", "Starting", "Downloading", "Training", "Uploading", "Completed"):
-        assert reason in reasons
+        assert reasons.count(reason) == 1, reasons
+    timeline = [t["status"] for t in status["secondaryStatusTransitions"]]
+    assert timeline == ["Starting", "Downloading", "Training", "Uploading", "Completed"]
 
     # Once the final state is recorded, the operator stops asking SageMaker.
     describes = sim.calls("DescribeTrainingJob")
