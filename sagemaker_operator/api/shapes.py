@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import botocore.session
+import re2
 from botocore.model import ListShape, MapShape, OperationModel, Shape, StructureShape
 
 JSONSchema = dict[str, Any]
@@ -111,20 +112,11 @@ def _cap_repetition(match: re.Match[str]) -> str:
 
 
 def _compiles_in_re2(pattern: str) -> bool:
-    """Check RE2 syntax with google-re2 if installed; otherwise a rough check with Python's re."""
-    try:
-        import re2
-    except ImportError:  # pragma: no cover - dev extra installs it; the test suite requires it
-        try:
-            re.compile(pattern)
-        except re.error:
-            return False
-        return "(?<" not in pattern and "(?=" not in pattern and "(?!" not in pattern
     options = re2.Options()
     options.log_errors = False  # a pattern we drop is expected, not an error worth printing
     try:
         re2.compile(pattern, options)
-    except Exception:
+    except re2.error:
         return False
     return True
 

@@ -6,6 +6,7 @@ import asyncio
 import time
 from typing import Any
 
+import boto3
 import pytest
 
 from sagemaker_operator.settings import OperatorSettings
@@ -144,7 +145,9 @@ async def test_throttling_on_30_percent_of_calls_still_completes_without_a_busy_
     elapsed = time.monotonic() - started
 
     assert sim.succeeded("CreateTrainingJob") == 1
-    assert len([j for j in [status["sageMakerTrainingJobName"]] if sim.simulator.training_job(j)]) == 1
+    sagemaker = boto3.client("sagemaker", endpoint_url=sim.url, region_name="us-west-2")
+    listed = sagemaker.list_training_jobs()["TrainingJobSummaries"]
+    assert [j["TrainingJobName"] for j in listed] == [status["sageMakerTrainingJobName"]]
     throttled = sum(1 for r in sim.simulator.requests if r.error_code == "ThrottlingException")
     assert throttled > 0, "the fault was injected"
     # No busy loop: SageMaker is asked at most once per poll interval, plus botocore's retries of throttled calls.
@@ -206,8 +209,6 @@ async def test_aws_outage_is_shown_as_not_synced_and_retried_until_it_ends(clust
 
 
 async def test_a_name_taken_by_another_job_is_reported_not_adopted(cluster: Cluster, sim: Sim) -> None:
-    import boto3
-
     sagemaker = boto3.client("sagemaker", endpoint_url=sim.url, region_name="us-west-2")
     foreign = training_job("x")["spec"]
     request = {
