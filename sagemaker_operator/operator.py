@@ -14,11 +14,13 @@ from sagemaker_operator import GROUP
 from sagemaker_operator.api.common import FINALIZER
 from sagemaker_operator.controllers import jobs
 from sagemaker_operator.controllers.trainingjob import TRAINING
+from sagemaker_operator.controllers.transformjob import TRANSFORM
+from sagemaker_operator.controllers.tuningjob import TUNING
 from sagemaker_operator.kube.login import connection_info as kubeconfig_login
 from sagemaker_operator.kube.running import run_operator
 from sagemaker_operator.settings import OperatorContext, OperatorSettings
 
-JOB_KINDS = (TRAINING,)
+JOB_KINDS = (TRAINING, TUNING, TRANSFORM)
 
 
 def build_registry(settings: OperatorSettings, *, login: bool = True) -> kopf.OperatorRegistry:

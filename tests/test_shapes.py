@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from pathlib import Path
 from typing import Any
 
@@ -10,21 +11,29 @@ import re2
 import yaml
 from botocore.validate import ParamValidator
 
+from sagemaker_operator import operator
 from sagemaker_operator.api import shapes
 from sagemaker_operator.controllers.jobs import build_request
 from sagemaker_operator.controllers.trainingjob import TRAINING
 from tests.crd_schema import SAMPLES_DIR
 
 META = {"name": "xgboost-mnist", "namespace": "ml", "uid": "6f1c0a52-3c7e-4c1b-9d2e-0a4b8e7f1c23"}
-TRAINING_SAMPLES = [p for p in sorted(SAMPLES_DIR.rglob("*.yaml")) if "kind: TrainingJob" in p.read_text()]
+JOB_KINDS = {job.api.kind: job for job in operator.JOB_KINDS}
+JOB_SAMPLES = [p for p in sorted(SAMPLES_DIR.rglob("*.yaml")) if yaml.safe_load(p.read_text())["kind"] in JOB_KINDS]
 
 
-@pytest.mark.parametrize("path", TRAINING_SAMPLES, ids=lambda p: p.name)
-def test_every_training_sample_becomes_a_request_botocore_accepts(path: Path) -> None:
-    spec = yaml.safe_load(path.read_text())["spec"]
-    request = build_request(TRAINING, spec, META, "xgboost-mnist-0123456789ab")
-    report = ParamValidator().validate(request, shapes.operation("CreateTrainingJob").input_shape)
+@pytest.mark.parametrize("path", JOB_SAMPLES, ids=lambda p: p.name)
+def test_every_job_sample_becomes_a_request_botocore_accepts(path: Path) -> None:
+    document = yaml.safe_load(path.read_text())
+    job = JOB_KINDS[document["kind"]]
+    request = build_request(job, document["spec"], META, "sample-0123456789ab")
+    report = ParamValidator().validate(request, shapes.operation(job.api.create_operation).input_shape)
     assert not report.has_errors(), report.generate_report()
+
+
+def test_samples_cover_every_job_kind() -> None:
+    kinds = {yaml.safe_load(p.read_text())["kind"] for p in JOB_SAMPLES}
+    assert kinds == set(JOB_KINDS)
 
 
 def test_request_translation_follows_the_go_operator_conventions() -> None:
@@ -100,3 +109,21 @@ def test_patterns_translate_to_anchored_re2(java: str, accepts: list[str], rejec
 
 def test_patterns_re2_cannot_express_are_dropped() -> None:
     assert shapes.translate_pattern(r"[\uD800\uDC00-\uDBFF\uDFFF]*") is None
+
+
+def test_responses_convert_by_the_same_conventions_as_specs() -> None:
+    best = {
+        "TrainingJobName": "hpo-001-abcdef12",
+        "TunedHyperParameters": {"Eta": "0.2"},  # map keys are data: never re-cased
+        "FinalHyperParameterTuningJobObjectiveMetric": {"MetricName": "validation:error", "Value": 0.12},
+        "CreationTime": datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.UTC),
+        "SomethingNewerThanOurBotocore": 1,
+    }
+    converted = shapes.response_member("DescribeHyperParameterTuningJob", "BestTrainingJob", {"BestTrainingJob": best})
+    assert converted == {
+        "trainingJobName": "hpo-001-abcdef12",
+        "tunedHyperParameters": [{"name": "Eta", "value": "0.2"}],
+        "finalHyperParameterTuningJobObjectiveMetric": {"metricName": "validation:error", "value": 0.12},
+        "creationTime": "2026-01-02T03:04:05Z",
+    }
+    assert shapes.response_member("DescribeHyperParameterTuningJob", "BestTrainingJob", {}) is None

@@ -114,6 +114,9 @@ class Kind:
     spec_required: tuple[str, ...] = ()  # extra required spec fields beyond botocore's
     description: str = ""
     extra_spec: dict[str, Any] = field(default_factory=dict)
+    # Status fields copied from a SageMaker response member: field -> (operation, member). Their schema
+    # comes from botocore's output shape, like the spec's, and ``shapes.response_member`` fills them.
+    status_shapes: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     @property
     def singular(self) -> str:

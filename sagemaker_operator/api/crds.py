@@ -18,8 +18,10 @@ from sagemaker_operator import GROUP, VERSION
 from sagemaker_operator.api import shapes
 from sagemaker_operator.api.common import CATEGORY, OPERATOR_SPEC_FIELDS, OWNERSHIP_TAG_KEYS, Kind
 from sagemaker_operator.api.trainingjob import TRAINING_JOB
+from sagemaker_operator.api.transformjob import BATCH_TRANSFORM_JOB
+from sagemaker_operator.api.tuningjob import HYPERPARAMETER_TUNING_JOB
 
-KINDS: tuple[Kind, ...] = (TRAINING_JOB,)
+KINDS: tuple[Kind, ...] = (TRAINING_JOB, HYPERPARAMETER_TUNING_JOB, BATCH_TRANSFORM_JOB)
 
 # A job's spec is what was submitted to SageMaker, and SageMaker jobs cannot be changed. Reject edits at
 # admission instead of ignoring them, except while SageMaker has refused the spec (Terminal): then the
@@ -59,7 +61,33 @@ def spec_schema(kind: Kind) -> dict[str, Any]:
     return schema
 
 
-def status_schema(model: type[BaseModel]) -> dict[str, Any]:
+def status_schema(kind: Kind) -> dict[str, Any]:
+    """The status schema: our pydantic model, with the fields copied from SageMaker typed by botocore's shapes."""
+    schema = pydantic_schema(kind.status_model)
+    for field, (operation, member) in kind.status_shapes.items():
+        shape = shapes.operation(operation).output_shape.members[member]
+        schema["properties"][field] = loosened(shapes.shape_schema(shape, descriptions=False))
+    return schema
+
+
+def loosened(schema: dict[str, Any]) -> dict[str, Any]:
+    """Drop value constraints from a status schema: SageMaker may answer values newer than our botocore
+    (a new enum member, say), and a status the API server rejects would stop all status updates."""
+    out = {k: v for k, v in schema.items() if k not in _CONSTRAINTS}
+    if "properties" in out:
+        out["properties"] = {k: loosened(v) for k, v in out["properties"].items()}
+    if "items" in out:
+        out["items"] = loosened(out["items"])
+    return out
+
+
+_CONSTRAINTS = {
+    *("enum", "pattern", "minLength", "maxLength", "minimum", "maximum", "minItems", "maxItems", "required"),
+    *("x-kubernetes-list-type", "x-kubernetes-list-map-keys"),
+}
+
+
+def pydantic_schema(model: type[BaseModel]) -> dict[str, Any]:
     """A structural OpenAPI schema from a pydantic model (refs inlined, optionals flattened)."""
     raw = model.model_json_schema()
     definitions = raw.get("$defs", {})
@@ -124,7 +152,7 @@ def crd(kind: Kind) -> dict[str, Any]:
                                 "kind": {"type": "string"},
                                 "metadata": {"type": "object"},
                                 "spec": spec_schema(kind),
-                                "status": status_schema(kind.status_model),
+                                "status": status_schema(kind),
                             },
                             "x-kubernetes-validations": [dict(IMMUTABLE_SPEC_RULE)],
                         }

@@ -279,12 +279,26 @@ def _map_from_items(shape: MapShape, value: Any, path: str) -> dict:
 # --------------------------------------------------------------------------- response -> status
 
 
-def to_k8s(value: Any) -> Any:
-    """A SageMaker response fragment in Kubernetes style: lowerCamelCase keys, RFC 3339 times."""
-    if isinstance(value, Mapping):
-        return {lower_camel(str(k)): to_k8s(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [to_k8s(v) for v in value]
+def from_response(shape: Shape, value: Any) -> Any:
+    """A SageMaker response fragment in the spec's conventions (lowerCamelCase, maps as lists, RFC 3339)."""
+    if value is None:
+        return None
+    if isinstance(shape, StructureShape) and isinstance(value, Mapping):
+        return {
+            lower_camel(name): from_response(shape.members[name], item)
+            for name, item in value.items()
+            if name in shape.members and item is not None
+        }
+    if isinstance(shape, MapShape) and isinstance(value, Mapping):
+        return [{"name": key, "value": from_response(shape.value, item)} for key, item in value.items()]
+    if isinstance(shape, ListShape) and isinstance(value, list):
+        return [from_response(shape.member, item) for item in value]
     if hasattr(value, "isoformat"):
         return value.isoformat().replace("+00:00", "Z")
     return value
+
+
+def response_member(operation_name: str, member: str, response: Mapping[str, Any]) -> Any:
+    """One member of an operation's response, converted with ``from_response`` (None when absent)."""
+    shape = operation(operation_name).output_shape
+    return from_response(shape.members[member], response.get(member))

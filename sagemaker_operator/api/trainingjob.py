@@ -2,30 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from typing import Any
 
 from sagemaker_operator.api.common import Kind, ResourceStatus
-
-
-class DebugRuleEvaluationStatus(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    ruleConfigurationName: str | None = None
-    ruleEvaluationJobArn: str | None = None
-    ruleEvaluationStatus: str | None = None
-    statusDetails: str | None = None
-    lastModifiedTime: str | None = None
-
-
-class SecondaryStatusTransition(BaseModel):
-    """One step of the job's progress, as SageMaker reports it."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    status: str
-    startTime: str | None = None
-    endTime: str | None = None
-    statusMessage: str | None = None
 
 
 class TrainingJobStatus(ResourceStatus):
@@ -38,8 +17,9 @@ class TrainingJobStatus(ResourceStatus):
     cloudWatchLogUrl: str | None = None
     modelPath: str | None = None
     failureReason: str | None = None
-    debugRuleEvaluationStatuses: list[DebugRuleEvaluationStatus] = []
-    secondaryStatusTransitions: list[SecondaryStatusTransition] = []
+    # Filled from DescribeTrainingJob (see status_shapes below).
+    debugRuleEvaluationStatuses: list[dict[str, Any]] = []
+    secondaryStatusTransitions: list[dict[str, Any]] = []
 
 
 TRAINING_JOB = Kind(
@@ -51,6 +31,10 @@ TRAINING_JOB = Kind(
     name_max_length=63,
     status_model=TrainingJobStatus,
     description="A SageMaker training job, submitted once and followed until it ends.",
+    status_shapes={
+        "debugRuleEvaluationStatuses": ("DescribeTrainingJob", "DebugRuleEvaluationStatuses"),
+        "secondaryStatusTransitions": ("DescribeTrainingJob", "SecondaryStatusTransitions"),
+    },
     printer_columns=(
         {"name": "Status", "type": "string", "jsonPath": ".status.trainingJobStatus"},
         {"name": "Secondary-Status", "type": "string", "jsonPath": ".status.secondaryStatus"},

@@ -15,7 +15,7 @@ its status fields. Everything else lives here, once.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -39,6 +39,8 @@ from sagemaker_operator.aws.sync import JobRef
 from sagemaker_operator.settings import OperatorContext
 
 TERMINAL_STATUSES = frozenset({"Completed", "Failed", "Stopped"})
+# (context, job, Describe answer, current status) -> more status fields.
+ExtraStatus = Callable[[OperatorContext, JobRef, Mapping[str, Any], Mapping[str, Any]], Awaitable[dict[str, Any]]]
 TRANSITIONS_FIELD = "secondaryStatusTransitions"  # status field mirroring SecondaryStatusTransitions
 
 
@@ -60,6 +62,10 @@ class JobKind:
     # Describe* response -> the latest human-readable progress message, if the kind has one.
     progress_message: Callable[[Mapping[str, Any]], str] = lambda _: ""
     secondary_key: str | None = None  # e.g. "SecondaryStatus": transitions within InProgress
+    # Status fields that need more SageMaker calls than the Describe (e.g. a tuning job's children).
+    extra_status: ExtraStatus | None = None
+    # (old status, new status fields) -> Events worth posting beyond status transitions: (type, reason, message).
+    notable_changes: Callable[[Mapping[str, Any], Mapping[str, Any]], list[tuple[str, str, str]]] | None = None
 
     def ref(self, name: str, region: str, endpoint: str | None) -> JobRef:
         return JobRef(self.describe_operation, self.api.name_member, name, region, endpoint)
@@ -230,6 +236,7 @@ async def sync(job: JobKind, body: kopf.Body, patch: kopf.Patch, ctx: OperatorCo
     )
     try:
         described = await ctx.status_source.observe(ref)
+        extra = await job.extra_status(ctx, ref, described, status) if described and job.extra_status else {}
     except AWSError as exc:
         message = f"Checking the SageMaker {job.noun} failed: {exc}. {exc.hint}"
         if is_true(status, ConditionType.SYNCED) or not status.get("conditions"):
@@ -243,7 +250,7 @@ async def sync(job: JobKind, body: kopf.Body, patch: kopf.Patch, ctx: OperatorCo
             kopf.warn(body, reason="NotFound", message=message)
         set_conditions(patch, status, meta, synced(False, "NotFound", message))
         return
-    apply_description(job, body, patch, described, ref.region, ctx)
+    apply_description(job, body, patch, described, ref.region, ctx, extra)
 
 
 def apply_description(
@@ -253,12 +260,15 @@ def apply_description(
     described: Mapping[str, Any],
     region: str,
     ctx: OperatorContext,
+    extra: Mapping[str, Any] | None = None,
 ) -> None:
     """Write a Describe answer into status; post an Event for every transition since the last one seen."""
     status, meta = body.get("status") or {}, body["metadata"]
-    fields = {job.status_field: described[job.status_key], **job.status_fields(described, region)}
+    fields = {job.status_field: described[job.status_key], **job.status_fields(described, region), **(extra or {})}
     changed = {k: v for k, v in fields.items() if status.get(k) != v}
     post_transition_events(job, body, status, described)
+    for event_type, reason, message in job.notable_changes(status, fields) if job.notable_changes else []:
+        kopf.event(body, type=event_type, reason=reason, message=message)
 
     job_status = described[job.status_key]
     progress = job.progress_message(described)

@@ -4,30 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote
 
-from sagemaker_operator.api.shapes import to_k8s
+from sagemaker_operator.api.shapes import response_member
 from sagemaker_operator.api.trainingjob import TRAINING_JOB
+from sagemaker_operator.aws.urls import cloudwatch_log_url
 from sagemaker_operator.controllers.jobs import TRANSITIONS_FIELD, JobKind
 
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
-
-
-def console_domain(region: str) -> str:
-    if region.startswith("cn-"):
-        return "console.amazonaws.cn"
-    if region.startswith("us-gov-"):
-        return "console.amazonaws-us-gov.com"
-    return "console.aws.amazon.com"
-
-
-def cloudwatch_log_url(region: str, log_group: str, stream_prefix: str) -> str:
-    """The CloudWatch console page with the job's log streams, as the Go operator linked it."""
-    return (
-        f"https://{region}.{console_domain(region)}/cloudwatch/home?region={region}"
-        f"#logStream:group={quote(log_group, safe='/')};prefix={quote(stream_prefix)};"
-        "streamFilter=typeLogStreamPrefix"
-    )
+DESCRIBE = "DescribeTrainingJob"
 
 
 def _status_fields(described: Mapping[str, Any], region: str) -> dict[str, Any]:
@@ -37,8 +21,8 @@ def _status_fields(described: Mapping[str, Any], region: str) -> dict[str, Any]:
         "failureReason": described.get("FailureReason"),
         "modelPath": (described.get("ModelArtifacts") or {}).get("S3ModelArtifacts"),
         "cloudWatchLogUrl": cloudwatch_log_url(region, LOG_GROUP, f"{name}/"),
-        "debugRuleEvaluationStatuses": to_k8s(described.get("DebugRuleEvaluationStatuses") or []) or None,
-        TRANSITIONS_FIELD: to_k8s(described.get("SecondaryStatusTransitions") or []) or None,
+        "debugRuleEvaluationStatuses": response_member(DESCRIBE, "DebugRuleEvaluationStatuses", described) or None,
+        TRANSITIONS_FIELD: response_member(DESCRIBE, "SecondaryStatusTransitions", described) or None,
     }
 
 
@@ -50,7 +34,7 @@ def _progress_message(described: Mapping[str, Any]) -> str:
 TRAINING = JobKind(
     api=TRAINING_JOB,
     noun="training job",
-    describe_operation="DescribeTrainingJob",
+    describe_operation=DESCRIBE,
     stop_operation="StopTrainingJob",
     arn_key="TrainingJobArn",
     status_key="TrainingJobStatus",
