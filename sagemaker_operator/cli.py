@@ -197,8 +197,9 @@ def simulate(host: str, port: int, speed: float, training_seconds: float, log_le
     "sample",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
-    help="TrainingJob manifest to run (default: samples/xgboost-mnist-trainingjob.yaml).",
+    help="Manifest to run: a TrainingJob or HyperparameterTuningJob (default: samples/xgboost-mnist-trainingjob.yaml).",
 )
+@click.option("--tuning", is_flag=True, help="Run the hyperparameter tuning sample (samples/xgboost-mnist-hpo.yaml).")
 @click.option("--kubeconfig", default=None, help="Use this kubeconfig's cluster instead of the in-process emulator.")
 @click.option("--context", default=None, help="Use this kubeconfig context's cluster instead of the emulator.")
 @click.option("-n", "--namespace", default="default", show_default=True)
@@ -213,6 +214,7 @@ def simulate(host: str, port: int, speed: float, training_seconds: float, log_le
 @click.option("-v", "--verbose", is_flag=True, help="Show the operator's logs.")
 def demo(
     sample: Path | None,
+    tuning: bool,
     kubeconfig: str | None,
     context: str | None,
     namespace: str,
@@ -220,7 +222,7 @@ def demo(
     timeout: float,
     verbose: bool,
 ) -> None:
-    """Run a TrainingJob end to end with no AWS account and no cluster (simulator + API emulator)."""
+    """Run a TrainingJob (or, with --tuning, a tuning job) end to end with no AWS account and no cluster."""
     try:
         from sagemaker_operator import demo as demo_module
     except ImportError as exc:  # moto and kmock are in the demo extra
@@ -232,7 +234,7 @@ def demo(
     try:
         code = asyncio.run(
             demo_module.run_demo(
-                sample=sample or demo_module.DEFAULT_SAMPLE,
+                sample=sample or (demo_module.TUNING_SAMPLE if tuning else demo_module.DEFAULT_SAMPLE),
                 kubeconfig=kubeconfig,
                 context=context,
                 namespace=namespace,

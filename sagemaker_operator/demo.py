@@ -36,10 +36,13 @@ from sagemaker_operator.operator import running_beside
 from sagemaker_operator.settings import OperatorSettings
 from sagemaker_operator.simulator import FAILURE_HYPERPARAMETER, Simulator, SimulatorServer, StageDurations
 
-DEFAULT_SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "xgboost-mnist-trainingjob.yaml"
+SAMPLES = Path(__file__).resolve().parents[1] / "samples"
+DEFAULT_SAMPLE = SAMPLES / "xgboost-mnist-trainingjob.yaml"
+TUNING_SAMPLE = SAMPLES / "xgboost-mnist-hpo.yaml"
 # Short stages so the demo takes about 20 seconds; real jobs take minutes to hours.
 DEMO_DURATIONS = StageDurations(starting=3, downloading=3, training=8, uploading=2, stopping=2)
 TrainingJobResource = create_namespaced_resource(GROUP, VERSION, "TrainingJob", "trainingjobs")
+TuningJobResource = create_namespaced_resource(GROUP, VERSION, "HyperparameterTuningJob", "hyperparametertuningjobs")
 Echo = Callable[[str], None]
 
 
@@ -59,11 +62,13 @@ def load_sample(path: Path, fail_reason: str | None) -> dict[str, Any]:
         document = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as exc:
         raise DemoError(f"cannot read {path}: {exc}") from exc
-    if not isinstance(document, dict) or document.get("kind") != "TrainingJob":
-        raise DemoError(f"{path} is not a TrainingJob manifest (the demo runs training jobs)")
+    if not isinstance(document, dict) or document.get("kind") not in VIEWS:
+        raise DemoError(f"{path} is not a TrainingJob or HyperparameterTuningJob manifest (what the demo runs)")
     if fail_reason:
-        parameters = document["spec"].setdefault("hyperParameters", [])
-        parameters.append({"name": FAILURE_HYPERPARAMETER, "value": fail_reason})
+        spec = document["spec"]
+        container = spec.get("trainingJobDefinition", spec)
+        key = "staticHyperParameters" if container is not spec else "hyperParameters"
+        container.setdefault(key, []).append({"name": FAILURE_HYPERPARAMETER, "value": fail_reason})
     return document
 
 
@@ -123,34 +128,90 @@ def _age(created: str | None) -> str:
     return f"{seconds}s" if seconds < 120 else f"{seconds // 60}m"
 
 
-ROW = "{:<22} {:<12} {:<18} {:<36} {:>5}"
+Column = tuple[str, int, Callable[[dict[str, Any]], Any]]  # header, width, status -> cell
 
 
-def table_row(resource: Any) -> tuple[str, ...]:
+@dataclass(frozen=True)
+class DemoKind:
+    """How the demo shows one kind: the columns of `kubectl get` and which training job's logs to print."""
+
+    resource: Any  # a lightkube generic resource class
+    status_field: str
+    columns: tuple[Column, ...]
+    logged_job: Callable[[dict[str, Any]], str | None]
+    summary: Callable[[dict[str, Any]], list[str]]
+
+
+TRAINING_VIEW = DemoKind(
+    resource=TrainingJobResource,
+    status_field="trainingJobStatus",
+    columns=(
+        ("STATUS", 12, lambda s: s.get("trainingJobStatus")),
+        ("SECONDARY-STATUS", 18, lambda s: s.get("secondaryStatus")),
+        ("SAGEMAKER-JOB-NAME", 36, lambda s: s.get("sageMakerTrainingJobName")),
+    ),
+    logged_job=lambda s: s.get("sageMakerTrainingJobName"),
+    summary=lambda s: [f"Model artifacts: {s['modelPath']}"] if s.get("modelPath") else [],
+)
+
+
+def _best(status: dict[str, Any]) -> dict[str, Any]:
+    return status.get("bestTrainingJob") or {}
+
+
+def _tuning_summary(status: dict[str, Any]) -> list[str]:
+    best = _best(status)
+    if not best:
+        return []
+    metric = best.get("finalHyperParameterTuningJobObjectiveMetric") or {}
+    tuned = ", ".join(f"{p['name']}={p['value']}" for p in best.get("tunedHyperParameters") or [])
+    return [f"Best training job: {best['trainingJobName']} ({metric.get('metricName')}={metric.get('value')}; {tuned})"]
+
+
+TUNING_VIEW = DemoKind(
+    resource=TuningJobResource,
+    status_field="hyperParameterTuningJobStatus",
+    columns=(
+        ("STATUS", 12, lambda s: s.get("hyperParameterTuningJobStatus")),
+        ("COMPLETED", 10, lambda s: (s.get("trainingJobStatusCounters") or {}).get("completed")),
+        ("INPROGRESS", 11, lambda s: (s.get("trainingJobStatusCounters") or {}).get("inProgress")),
+        ("ERRORS", 7, lambda s: (s.get("trainingJobStatusCounters") or {}).get("totalError")),
+        ("BEST-TRAINING-JOB", 45, lambda s: _best(s).get("trainingJobName")),
+    ),
+    logged_job=lambda s: _best(s).get("trainingJobName"),
+    summary=_tuning_summary,
+)
+VIEWS = {"TrainingJob": TRAINING_VIEW, "HyperparameterTuningJob": TUNING_VIEW}
+
+
+def _cells(view: DemoKind, resource: dict[str, Any]) -> tuple[str, ...]:
     status = resource.get("status") or {}
-    return (
-        resource["metadata"]["name"],
-        status.get("trainingJobStatus") or "",
-        status.get("secondaryStatus") or "",
-        status.get("sageMakerTrainingJobName") or "",
-    )
+    values = (getter(status) for _, _, getter in view.columns)
+    return (resource["metadata"]["name"], *("" if v is None else str(v) for v in values))
 
 
-async def watch_until_done(client: AsyncClient, name: str, timeout: float, echo: Echo) -> dict[str, Any]:
+def _format(view: DemoKind, cells: tuple[str, ...], age: str) -> str:
+    widths = (22, *(width for _, width, _ in view.columns))
+    return " ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)) + f" {age:>5}"
+
+
+async def watch_until_done(
+    client: AsyncClient, view: DemoKind, name: str, timeout: float, echo: Echo
+) -> dict[str, Any]:
     """Print a row like ``kubectl get -w`` whenever the job changes; return the final resource."""
-    echo(ROW.format("NAME", "STATUS", "SECONDARY-STATUS", "SAGEMAKER-JOB-NAME", "AGE"))
+    echo(_format(view, ("NAME", *(header for header, _, _ in view.columns)), "AGE"))
     last: tuple[str, ...] | None = None
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
-        resource = (await client.get(TrainingJobResource, name)).to_dict()
-        row = table_row(resource)
-        if row != last:
-            echo(ROW.format(*row, _age(resource["metadata"].get("creationTimestamp"))))
-            last = row
-        if (resource.get("status") or {}).get("trainingJobStatus") in TERMINAL_STATUSES:
+        resource = (await client.get(view.resource, name)).to_dict()
+        cells = _cells(view, resource)
+        if cells != last:
+            echo(_format(view, cells, _age(resource["metadata"].get("creationTimestamp"))))
+            last = cells
+        if (resource.get("status") or {}).get(view.status_field) in TERMINAL_STATUSES:
             return dict(resource)
         if asyncio.get_running_loop().time() > deadline:
-            raise DemoError(f"the job did not finish within {timeout:.0f}s (last state: {row[1] or 'not submitted'})")
+            raise DemoError(f"the job did not finish within {timeout:.0f}s (last state: {cells[1] or 'not submitted'})")
         await asyncio.sleep(0.5)
 
 
@@ -179,11 +240,11 @@ def print_logs(endpoint: str, region: str, job_name: str, echo: Echo) -> int:
     return count
 
 
-async def wait_deleted(client: AsyncClient, name: str, timeout: float = 30) -> None:
+async def wait_deleted(client: AsyncClient, resource: Any, name: str, timeout: float = 30) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while asyncio.get_running_loop().time() < deadline:
         try:
-            await client.get(TrainingJobResource, name)
+            await client.get(resource, name)
         except ApiError as exc:
             if exc.status.code == 404:
                 return
@@ -205,7 +266,8 @@ async def run_demo(
 ) -> int:
     """Run the demo; return the process exit code (0 when the job Completed)."""
     document = load_sample(sample, fail_reason)
-    name = document["metadata"]["name"]
+    view = VIEWS[document["kind"]]
+    name, kind = document["metadata"]["name"], document["kind"].lower()
     document["metadata"]["namespace"] = namespace
     # The demo never talks to AWS: every SageMaker and CloudWatch call goes to the simulator.
     os.environ.update(AWS_ACCESS_KEY_ID="demo", AWS_SECRET_ACCESS_KEY="demo")
@@ -226,29 +288,31 @@ async def run_demo(
                 echo(f"Operator    running, watching namespace {namespace!r}\n")
                 echo(f"$ kubectl apply -f {sample}")
                 try:
-                    await kube.client.create(TrainingJobResource.from_dict(document))
+                    await kube.client.create(view.resource.from_dict(document))
                 except ApiError as exc:
                     raise DemoError(f"cannot create {name}: {exc.status.message}") from exc
-                echo(f"trainingjob.{GROUP}/{name} created\n")
+                echo(f"{kind}.{GROUP}/{name} created\n")
                 try:
-                    echo("$ kubectl get trainingjobs --watch")
-                    final = await watch_until_done(kube.client, name, timeout, echo)
+                    echo(f"$ kubectl get {kind}s --watch")
+                    final = await watch_until_done(kube.client, view, name, timeout, echo)
                     status = final["status"]
                     await asyncio.sleep(0.5)  # the last Event is posted right after the last status write
-                    echo(f"\n$ kubectl describe trainingjob {name}   # Events")
+                    echo(f"\n$ kubectl describe {kind} {name}   # Events")
                     await print_events(kube.client, final, echo)
-                    echo(f"\nLog lines of {status['sageMakerTrainingJobName']} (CloudWatch Logs {LOG_GROUP}):")
-                    print_logs(simulator.url, region, status["sageMakerTrainingJobName"], echo)
-                    if status.get("modelPath"):
-                        echo(f"\nModel artifacts: {status['modelPath']}")
+                    logged = view.logged_job(status)
+                    if logged:
+                        echo(f"\nLog lines of training job {logged} (CloudWatch Logs {LOG_GROUP}):")
+                        print_logs(simulator.url, region, logged, echo)
+                    for line in view.summary(status):
+                        echo(f"\n{line}")
                     if status.get("failureReason"):
                         echo(f"\nFailure reason: {status['failureReason']}")
                 finally:
-                    echo(f"\n$ kubectl delete trainingjob {name}")
-                    await kube.client.delete(TrainingJobResource, name)
-                    await wait_deleted(kube.client, name)
-                    echo(f'trainingjob.{GROUP} "{name}" deleted')
-    outcome = status["trainingJobStatus"]
+                    echo(f"\n$ kubectl delete {kind} {name}")
+                    await kube.client.delete(view.resource, name)
+                    await wait_deleted(kube.client, view.resource, name)
+                    echo(f'{kind}.{GROUP} "{name}" deleted')
+    outcome = status[view.status_field]
     echo(f"\nThe job ended {outcome}. Operator, Kubernetes emulator and simulator are stopped.")
     return 0 if outcome == "Completed" else 1
 

@@ -62,7 +62,7 @@ async def test_demo_of_a_failure_shows_the_reason_and_exits_non_zero() -> None:
 async def test_demo_refuses_a_manifest_that_is_not_a_training_job(tmp_path: Path) -> None:
     manifest = tmp_path / "pod.yaml"
     manifest.write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: x}\n")
-    with pytest.raises(DemoError, match="is not a TrainingJob manifest"):
+    with pytest.raises(DemoError, match="is not a TrainingJob or HyperparameterTuningJob manifest"):
         await run_demo(sample=manifest, echo=lambda _: None)
 
 
@@ -103,3 +103,19 @@ contexts: [{{name: lab, context: {{cluster: lab, user: me}}}}]
         assert f"cluster {cluster.url} (kubeconfig)" in output
         assert "customresourcedefinition.apiextensions.k8s.io/trainingjobs.sagemaker.aws.amazon.com created" in output
         assert cluster.list_objects("apiextensions.k8s.io/v1/customresourcedefinitions")
+
+
+async def test_tuning_demo_shows_counters_moving_and_the_best_trial() -> None:
+    from sagemaker_operator.demo import TUNING_SAMPLE
+
+    lines: list[str] = []
+    code = await run_demo(sample=TUNING_SAMPLE, durations=FAST, timeout=90, echo=lines.append)
+    output = "\n".join(lines)
+
+    assert code == 0, output
+    rows = [line.split() for line in lines if line.startswith("xgboost-mnist-hpo ")]
+    completed = [int(row[2]) for row in rows if len(row) > 3 and row[2].isdigit()]
+    assert completed[-1] == 10 and len(set(completed)) > 2, rows
+    assert "NewBestTrainingJob" in output
+    assert "Best training job: xgboost-mnist-hpo-" in output
+    assert "[algo-1] [0]#011train-merror" in output, "the best trial's log lines are shown"

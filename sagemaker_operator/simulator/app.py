@@ -159,7 +159,7 @@ class SimulatorApp:
 def _moto_failure(info: RequestInfo, exc: Exception) -> Response:
     """An AWS-shaped error for an exception moto raised instead of answering.
 
-    Operations moto lacks (e.g. StopTransformJob) answer 501, which botocore does not retry.
+    Operations moto lacks (e.g. StopCompilationJob) answer 501, which botocore does not retry.
     """
     if isinstance(exc, NotImplementedError):
         from moto import __version__ as moto_version

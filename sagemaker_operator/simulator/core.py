@@ -1,7 +1,8 @@
 """The simulator's state: its clock, faults, owned resources and the record of every request served.
 
-Everything the simulator owns (training jobs today) is per :class:`Simulator`; what it hands to moto
-(S3, STS, IAM, CloudWatch Logs, other SageMaker operations) lives in moto's process-wide backends.
+Everything the simulator owns (training, hyperparameter tuning and transform jobs) is per
+:class:`Simulator`; what it hands to moto (S3, STS, IAM, CloudWatch Logs, models and the other SageMaker
+operations) lives in moto's process-wide backends.
 """
 
 from __future__ import annotations
@@ -10,17 +11,23 @@ import threading
 from collections import Counter, deque
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from . import tags as _tags  # noqa: F401  (imported to register its operation handlers)
 from . import training as _training  # noqa: F401
+from . import transform as _transform  # noqa: F401
+from . import tuning as _tuning  # noqa: F401
 from .clock import SimClock
 from .errors import SageMakerError
 from .faults import FaultInjector
 from .lifecycle import StageDurations
 from .protocol import HANDLERS, Handler, HandlerResult, RequestContext, RequestInfo
 from .training import TrainingJob
+from .transform import TransformJob
+from .tuning import TuningJob
 from .validation import validate_input
+
+_Kind = TypeVar("_Kind", TrainingJob, TuningJob, TransformJob)
 
 
 class Resource(Protocol):
@@ -128,13 +135,23 @@ class Simulator:
             self._requests.clear()
 
     def training_job(self, name: str, *, region: str | None = None, account_id: str | None = None) -> TrainingJob:
-        """The simulator's record of a training job; raises KeyError if there is none."""
+        """The simulator's record of a training job (tuning children included); KeyError if there is none."""
+        return self._owned(TrainingJob, name, region, account_id)
+
+    def tuning_job(self, name: str, *, region: str | None = None, account_id: str | None = None) -> TuningJob:
+        """The simulator's record of a hyperparameter tuning job; raises KeyError if there is none."""
+        return self._owned(TuningJob, name, region, account_id)
+
+    def transform_job(self, name: str, *, region: str | None = None, account_id: str | None = None) -> TransformJob:
+        """The simulator's record of a transform job; raises KeyError if there is none."""
+        return self._owned(TransformJob, name, region, account_id)
+
+    def _owned(self, kind: type[_Kind], name: str, region: str | None, account_id: str | None) -> _Kind:
         self.refresh()
         with self.lock:
-            for job in self.store.of_kind(TrainingJob.KIND, account_id, region):
-                if job.name.lower() == name.lower():
-                    assert isinstance(job, TrainingJob)
-                    return job
+            for resource in self.store.of_kind(kind.KIND, account_id, region):
+                if resource.name.lower() == name.lower() and isinstance(resource, kind):
+                    return resource
         raise KeyError(name)
 
     # -- what handlers and the HTTP app use ------------------------------------------------------
@@ -146,12 +163,19 @@ class Simulator:
                 self._active.append(resource)
 
     def refresh(self) -> None:
-        """Bring every unsettled resource up to the clock (called before each request is served)."""
+        """Bring every unsettled resource up to the clock (called before each request is served).
+
+        A refresh may track new resources (a tuning job launching training jobs); they are brought up
+        to the same moment in the same call.
+        """
         with self.lock:
-            if not self._active:
-                return
             now = self.clock.now()
-            self._active = [resource for resource in self._active if resource.refresh(now)]
+            pending, self._active = self._active, []
+            kept: list[Resource] = []
+            while pending:
+                kept += [resource for resource in pending if resource.refresh(now)]
+                pending, self._active = [r for r in self._active if r not in kept], []
+            self._active = kept
 
     def handle(self, operation: str, context: RequestContext, params: dict[str, Any]) -> HandlerResult:
         """Validate and run the handler for a SageMaker operation the simulator owns."""

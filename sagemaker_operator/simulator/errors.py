@@ -33,6 +33,18 @@ def not_found() -> SageMakerError:
     return validation_error("Requested resource not found.")
 
 
+def tuning_job_not_found(name: str) -> SageMakerError:
+    """What SageMaker answers for an unknown tuning job name (Describe, Stop, ListTrainingJobsFor...)."""
+    return SageMakerError(
+        "ResourceNotFound", f"Amazon SageMaker can't find a tuning job called {name}. Type another name."
+    )
+
+
+def job_not_found(name: str) -> SageMakerError:
+    """What SageMaker answers for an unknown transform (and processing) job name."""
+    return validation_error(f"Could not find requested job with name {name}")
+
+
 def resource_in_use(message: str) -> SageMakerError:
     return SageMakerError("ResourceInUse", message)
 

@@ -1,4 +1,4 @@
-"""The training job lifecycle, in one place.
+"""Job lifecycles (training and batch transform), in one place.
 
 A job's whole future is planned when it is created (and re-planned when it is stopped) as a
 :class:`Timeline`: a list of phases, each with the time it starts. Its state at any moment is the
@@ -11,7 +11,14 @@ last phase that has started by then, so nothing runs in the background::
     ... -> Stopping/Stopping -> Stopped/Stopped             (StopTrainingJob)
     ... -> Stopping/Stopping -> Stopped/MaxRuntimeExceeded  (StoppingCondition.MaxRuntimeInSeconds)
 
-Stage lengths come from :class:`StageDurations`, in simulated seconds.
+A transform job is planned the same way (its statuses are only TransformJobStatus; the second
+name is internal and never answered)::
+
+    InProgress/Starting -> InProgress/Transforming -> Completed      (or Failed, by Environment)
+    ... -> Stopping -> Stopped                                        (StopTransformJob)
+
+Stage lengths come from :class:`StageDurations`, in simulated seconds. Tuning jobs have no plan of
+their own: their state follows from the training jobs they launch (see :mod:`.tuning`).
 """
 
 from __future__ import annotations
@@ -38,7 +45,11 @@ TERMINAL_STATUSES = frozenset({"Completed", "Failed", "Stopped"})
 
 
 class StageDurations(BaseModel):
-    """How long each stage lasts, in simulated seconds."""
+    """How long each stage lasts, in simulated seconds.
+
+    ``starting`` and ``stopping`` apply to transform jobs too (instances are provisioned, then
+    released); ``transform`` is how long a transform job works on its input.
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -47,6 +58,7 @@ class StageDurations(BaseModel):
     training: NonNegativeFloat = 20.0
     uploading: NonNegativeFloat = 5.0
     stopping: NonNegativeFloat = 5.0
+    transform: NonNegativeFloat = 20.0
 
 
 @dataclass(frozen=True)
@@ -69,9 +81,9 @@ class Timeline:
 
     phases: tuple[Phase, ...]
     training_start: datetime
-    """When the algorithm container starts (the Training stage), as planned."""
+    """When the container starts its work (the Training or Transforming stage), as planned."""
     training_end: datetime
-    """When the algorithm exits on its own (end of the Training stage), as planned."""
+    """When the container finishes on its own (end of that stage), as planned."""
     cut: datetime | None
     """When the job was stopped (by request or by MaxRuntimeInSeconds); None if it was not."""
 
@@ -142,3 +154,42 @@ def plan_training_job(
         stopped = cut + timedelta(seconds=durations.stopping)
         phases.append(Phase("Stopped", final, STATUS_MESSAGES[final], stopped))
     return Timeline(tuple(phases), training_start, training_end, cut)
+
+
+TRANSFORM_MESSAGES: dict[str, str] = {
+    "Starting": "Launching instances for the transform job",
+    "Transforming": "Transforming input data",
+    "Completed": "Transform job completed",
+    "Failed": "Transform job failed",
+    "Stopping": "Stopping the transform job",
+    "Stopped": "Transform job stopped",
+}
+
+
+def plan_transform_job(
+    created: datetime,
+    durations: StageDurations,
+    *,
+    failure_reason: str | None = None,
+    stop_at: datetime | None = None,
+) -> Timeline:
+    """Plan a transform job: ``starting`` to provision, ``transform`` to work, then its end.
+
+    ``failure_reason`` makes it fail when the work would have finished; ``stop_at`` (when
+    StopTransformJob was called) cuts the plan there: Stopping, then Stopped after ``stopping``.
+    """
+    start = created + timedelta(seconds=durations.starting)
+    end = start + timedelta(seconds=durations.transform)
+    final = "Completed" if failure_reason is None else "Failed"
+    phases = [
+        Phase("InProgress", "Starting", TRANSFORM_MESSAGES["Starting"], created),
+        Phase("InProgress", "Transforming", TRANSFORM_MESSAGES["Transforming"], start),
+        Phase(final, final, TRANSFORM_MESSAGES[final], end),
+    ]
+    cut = stop_at if stop_at is not None and stop_at < end else None
+    if cut is not None:
+        phases = [phases[0]] + [p for p in phases[1:] if p.start < cut and not p.terminal]
+        phases.append(Phase("Stopping", "Stopping", TRANSFORM_MESSAGES["Stopping"], cut))
+        stopped = cut + timedelta(seconds=durations.stopping)
+        phases.append(Phase("Stopped", "Stopped", TRANSFORM_MESSAGES["Stopped"], stopped))
+    return Timeline(tuple(phases), start, end, cut)

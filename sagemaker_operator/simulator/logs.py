@@ -1,9 +1,13 @@
-"""CloudWatch log lines for simulated training jobs, written into moto's logs backend.
+"""CloudWatch log lines for simulated jobs, written into moto's logs backend.
 
 A job's log is planned in full from its :class:`~sagemaker_operator.simulator.lifecycle.Timeline`
-(one list of timestamped lines per host) and appended to moto as simulated time passes, so a reader
-following ``/aws/sagemaker/TrainingJobs`` sees lines arrive and finds them complete once the job is
-terminal. Streams are named like SageMaker's: ``<job>/algo-<i>-<epoch seconds of TrainingStartTime>``.
+(one list of timestamped lines per stream) and appended to moto as simulated time passes, so a reader
+following the log group sees lines arrive and finds them complete once the job is terminal. Streams are
+named like SageMaker's:
+
+- ``/aws/sagemaker/TrainingJobs``: ``<job>/algo-<i>-<epoch seconds of TrainingStartTime>``
+- ``/aws/sagemaker/TransformJobs``: ``<job>/<instance id>-<epoch seconds of TransformStartTime>`` and,
+  for the same instance, ``.../data-log`` with the batch transform agent's lines.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import Any
 from .lifecycle import Timeline
 
 TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+TRANSFORM_LOG_GROUP = "/aws/sagemaker/TransformJobs"
 
 
 @dataclass(frozen=True)
@@ -117,36 +122,131 @@ def plan_training_log(
 
 @dataclass
 class JobLog:
-    """The part of a job's planned log already appended to moto, per host."""
+    """The part of a job's planned log already appended to moto, per stream."""
 
     account_id: str
     region: str
     stream_prefix: str
-    """``<job name>/``; streams are ``<prefix>algo-<i>-<epoch>``."""
+    """``<job name>/``; training streams are ``<prefix>algo-<i>-<epoch>``."""
     written: list[int] = field(default_factory=list)
+    group: str = TRAINING_LOG_GROUP
 
     def stream_names(self, hosts: int, started: datetime) -> list[str]:
         epoch = int(started.timestamp())
         return [f"{self.stream_prefix}algo-{i}-{epoch}" for i in range(1, hosts + 1)]
 
     def flush(self, plans: list[list[LogLine]], started: datetime, now: datetime) -> bool:
-        """Append the lines due by ``now``; True once every planned line is written.
+        """Append a training job's lines due by ``now``; True once every planned line is written."""
+        return self.flush_streams(list(zip(self.stream_names(len(plans), started), plans, strict=True)), now)
+
+    def flush_streams(self, streams: list[tuple[str, list[LogLine]]], now: datetime) -> bool:
+        """Append the lines due by ``now`` to each named stream; True once every planned line is written.
 
         Lines are appended in timestamp order and a re-plan (on stop) only drops lines later than
         the stop, so the count already written stays a valid cursor.
         """
-        if len(self.written) < len(plans):
-            self.written += [0] * (len(plans) - len(self.written))
+        if len(self.written) < len(streams):
+            self.written += [0] * (len(streams) - len(self.written))
         now_ms = epoch_ms(now)
-        for host, (lines, name) in enumerate(zip(plans, self.stream_names(len(plans), started), strict=True)):
-            done = self.written[host]
+        for index, (name, lines) in enumerate(streams):
+            done = self.written[index]
             due = done
             while due < len(lines) and lines[due].timestamp_ms <= now_ms:
                 due += 1
             if due > done:
-                append_events(self.account_id, self.region, TRAINING_LOG_GROUP, name, lines[done:due])
-                self.written[host] = due
-        return all(self.written[h] >= len(lines) for h, lines in enumerate(plans))
+                append_events(self.account_id, self.region, self.group, name, lines[done:due])
+                self.written[index] = due
+        return all(self.written[i] >= len(lines) for i, (_, lines) in enumerate(streams))
+
+
+def instance_id(job_name: str, index: int) -> str:
+    """An EC2-style instance id (``i-`` and 17 hex digits), the same for the same job and instance."""
+    digest = zlib.crc32(f"{job_name}/{index}".encode())
+    rng = random.Random(digest)
+    return "i-" + "".join(rng.choice("0123456789abcdef") for _ in range(17))
+
+
+def transform_stream_names(job_name: str, instances: int, started: datetime) -> list[tuple[str, str]]:
+    """(container stream, data-log stream) per instance."""
+    epoch = int(started.timestamp())
+    names = []
+    for index in range(instances):
+        stream = f"{job_name}/{instance_id(job_name, index)}-{epoch}"
+        names.append((stream, f"{stream}/data-log"))
+    return names
+
+
+def _iso_ms(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
+
+
+def plan_transform_log(
+    job_name: str,
+    request: dict[str, Any],
+    timeline: Timeline,
+    failure_reason: str | None,
+    batches_per_instance: int,
+) -> list[list[LogLine]]:
+    """Lines of each instance's container stream and data-log stream, interleaved per instance.
+
+    The container stream has the model server starting and one ``POST /invocations`` per batch; the
+    data-log has the agent's settings line, one line per input object and, on failure, the error.
+    """
+    start, end, cut = timeline.training_start, timeline.training_end, timeline.cut
+    if cut is not None and cut < start:
+        return []
+    resources = request.get("TransformResources") or {}
+    instances = max(1, int(resources.get("InstanceCount") or 1))
+    source = (request.get("TransformInput") or {}).get("DataSource", {}).get("S3DataSource", {})
+    prefix = str(source.get("S3Uri", "s3://input/")).removeprefix("s3://").rstrip("/")
+    settings = (
+        f"MaxConcurrentTransforms={request.get('MaxConcurrentTransforms', 1)}, "
+        f"MaxPayloadInMB={request.get('MaxPayloadInMB', 6)}, "
+        f"BatchStrategy={_upper_snake(request.get('BatchStrategy', 'MultiRecord'))}"
+    )
+    span = (end - start).total_seconds()
+    stamp = start.strftime("%d/%b/%Y:%H:%M:%S +0000")
+    plans: list[list[LogLine]] = []
+    for index in range(instances):
+        container = [
+            LogLine(epoch_ms(start), text)
+            for text in (
+                f"[{stamp}] [INFO] Starting the model server on {instance_id(job_name, index)} "
+                f"({resources.get('InstanceType', 'unknown instance type')})",
+                f"[{stamp}] [INFO] Loading the model from /opt/ml/model",
+                f"[{stamp}] [INFO] Listening at: unix:/tmp/gunicorn.sock",
+                '169.254.255.130 - - "GET /ping HTTP/1.1" 200 0 "-" "Go-http-client/1.1"',
+                '169.254.255.130 - - "GET /execution-parameters HTTP/1.1" 404 232 "-" "Go-http-client/1.1"',
+            )
+        ]
+        data = [LogLine(epoch_ms(start), f"{_iso_ms(start)}:[sagemaker logs]: {settings}")]
+        for k in range(batches_per_instance):
+            at = start + timedelta(seconds=span * (k + 1) / (batches_per_instance + 1))
+            part = f"{prefix}/part-{index * batches_per_instance + k:05d}"
+            container.append(LogLine(epoch_ms(at), '169.254.255.130 - - "POST /invocations HTTP/1.1" 200 - "-"'))
+            data.append(LogLine(epoch_ms(at), f"{_iso_ms(at)}:[sagemaker logs]: {part}: transformed"))
+        if failure_reason is not None:
+            part = f"{prefix}/part-{(index + 1) * batches_per_instance:05d}"
+            container += [
+                LogLine(epoch_ms(end), '169.254.255.130 - - "POST /invocations HTTP/1.1" 500 - "-"'),
+                LogLine(epoch_ms(end), "Traceback (most recent call last):"),
+                LogLine(epoch_ms(end), failure_reason),
+            ]
+            data += [
+                LogLine(epoch_ms(end), f"{_iso_ms(end)}:[sagemaker logs]: {part}: ClientError: 500"),
+                LogLine(epoch_ms(end), f"{_iso_ms(end)}:[sagemaker logs]: {part}: Message: {failure_reason}"),
+            ]
+        if cut is not None and cut < end:
+            container = [line for line in container if line.timestamp_ms <= epoch_ms(cut)]
+            container.append(LogLine(epoch_ms(cut), "Received SIGTERM: the transform job is being stopped."))
+            data = [line for line in data if line.timestamp_ms <= epoch_ms(cut)]
+        plans += [container, data]
+    return plans
+
+
+def _upper_snake(name: str) -> str:
+    """``MultiRecord`` -> ``MULTI_RECORD``, as the batch transform agent prints it."""
+    return "".join(f"_{c}" if c.isupper() and i else c for i, c in enumerate(name)).upper()
 
 
 def logs_backend(account_id: str, region: str) -> Any:

@@ -1,6 +1,6 @@
 """What every SageMaker operation handler shares: request identity, the handler registry, JSON.
 
-A resource kind (training jobs today; tuning, transform and endpoints later) lives in its own module
+A resource kind (training, tuning and transform jobs today; endpoints later) lives in its own module
 and registers one function per operation with :func:`sagemaker_operation`. A handler receives the
 simulator, a :class:`RequestContext` and the already validated request parameters, and returns the
 response as a dict (datetimes allowed) or :data:`PASS_TO_MOTO` to let moto answer instead. It raises

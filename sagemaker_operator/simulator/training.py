@@ -14,15 +14,13 @@ Two hyperparameters steer a simulated job (they reach no real algorithm, so they
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from .errors import not_found, resource_in_use, validation_error
 from .lifecycle import StageDurations, Timeline, plan_training_job
+from .listing import filter_summaries, page, standard_sort_keys
 from .logs import (
     TRAINING_LOG_GROUP,
     JobLog,
@@ -68,6 +66,10 @@ class TrainingJob:
     durations: StageDurations
     failure_reason: str | None
     log_lines_per_host: int
+    tuning_job_arn: str | None = None
+    """Set on the jobs a hyperparameter tuning job launches; DescribeTrainingJob returns it."""
+    objective: dict[str, Any] | None = None
+    """``{"MetricName", "Value"}`` a tuning child reports in FinalMetricDataList once completed."""
     stop_requested: datetime | None = None
     timeline: Timeline = field(init=False)
     log: JobLog = field(init=False)
@@ -120,6 +122,8 @@ class TrainingJob:
         reached = timeline.reached(now)
         current = reached[-1]
         response: dict[str, Any] = {**_DEFAULTS, **{k: v for k, v in self.request.items() if k in _ECHOED}}
+        if self.tuning_job_arn is not None:
+            response["TuningJobArn"] = self.tuning_job_arn
         response.update(
             TrainingJobName=self.name,
             TrainingJobArn=self.arn,
@@ -149,7 +153,11 @@ class TrainingJob:
         if current.status == "Completed":
             output = self.request["OutputDataConfig"]["S3OutputPath"].rstrip("/")
             response["ModelArtifacts"] = {"S3ModelArtifacts": f"{output}/{self.name}/output/model.tar.gz"}
-            response["FinalMetricDataList"] = final_metrics(self.name, self.log_lines_per_host, timeline.training_end)
+            metrics = final_metrics(self.name, self.log_lines_per_host, timeline.training_end)
+            if self.objective is not None:
+                metrics = [m for m in metrics if m["MetricName"] != self.objective["MetricName"]]
+                metrics.append({**self.objective, "Timestamp": timeline.training_end})
+            response["FinalMetricDataList"] = metrics
         if current.status == "Failed":
             response["FailureReason"] = self.failure_reason
         return response
@@ -172,10 +180,21 @@ def _find(sim: Simulator, context: RequestContext, name: str) -> TrainingJob:
     return job
 
 
-def _job_durations(sim: Simulator, hyperparameters: dict[str, str]) -> StageDurations:
+def training_job_arn(region: str, account_id: str, name: str) -> str:
+    return f"arn:aws:sagemaker:{region}:{account_id}:training-job/{name.lower()}"
+
+
+def failure_reason_of(hyperparameters: dict[str, str]) -> str | None:
+    """The FailureReason a job with these hyperparameters ends with, or None if it succeeds."""
+    failure = hyperparameters.get(FAILURE_HYPERPARAMETER)
+    return f"AlgorithmError: {failure}" if failure else None
+
+
+def job_durations(durations: StageDurations, hyperparameters: dict[str, str]) -> StageDurations:
+    """``durations`` with the Training stage a job's hyperparameters ask for; ValidationException if bad."""
     override = hyperparameters.get(TRAINING_SECONDS_HYPERPARAMETER)
     if override is None:
-        return sim.durations
+        return durations
     try:
         seconds = float(override)
     except ValueError:
@@ -184,13 +203,13 @@ def _job_durations(sim: Simulator, hyperparameters: dict[str, str]) -> StageDura
         raise validation_error(
             f"Hyperparameter {TRAINING_SECONDS_HYPERPARAMETER} must be a non-negative number of seconds."
         )
-    return sim.durations.model_copy(update={"training": seconds})
+    return durations.model_copy(update={"training": seconds})
 
 
 @sagemaker_operation("CreateTrainingJob")
 def create_training_job(sim: Simulator, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     name = params["TrainingJobName"]
-    arn = f"arn:aws:sagemaker:{context.region}:{context.account_id}:training-job/{name.lower()}"
+    arn = training_job_arn(context.region, context.account_id, name)
     existing = sim.store.get(TrainingJob.KIND, context.account_id, context.region, name)
     if existing is not None:
         raise resource_in_use(
@@ -198,7 +217,6 @@ def create_training_job(sim: Simulator, context: RequestContext, params: dict[st
             f"with this name already exists ({existing.arn})"
         )
     hyperparameters = params.get("HyperParameters") or {}
-    failure = hyperparameters.get(FAILURE_HYPERPARAMETER)
     job = TrainingJob(
         name=name,
         arn=arn,
@@ -207,8 +225,8 @@ def create_training_job(sim: Simulator, context: RequestContext, params: dict[st
         request={k: v for k, v in params.items() if k != "Tags"},
         tags=[dict(tag) for tag in params.get("Tags") or []],
         created=sim.clock.now(),
-        durations=_job_durations(sim, hyperparameters),
-        failure_reason=f"AlgorithmError: {failure}" if failure else None,
+        durations=job_durations(sim.durations, hyperparameters),
+        failure_reason=failure_reason_of(hyperparameters),
         log_lines_per_host=sim.log_lines_per_host,
     )
     sim.store.add(TrainingJob.KIND, job)
@@ -235,32 +253,7 @@ def stop_training_job(sim: Simulator, context: RequestContext, params: dict[str,
     return {}
 
 
-_SORT_KEYS = {
-    "Name": lambda s: (s["TrainingJobName"],),
-    "CreationTime": lambda s: (s["CreationTime"].timestamp(), s["TrainingJobName"]),
-    "Status": lambda s: (s["TrainingJobStatus"], s["CreationTime"].timestamp(), s["TrainingJobName"]),
-}
-
-
-def _as_datetime(value: Any) -> datetime:
-    if isinstance(value, int | float):
-        return datetime.fromtimestamp(value, UTC)
-    parsed = datetime.fromisoformat(str(value))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def encode_token(document: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(document).encode()).decode()
-
-
-def decode_token(token: str) -> dict[str, Any]:
-    try:
-        document = json.loads(base64.urlsafe_b64decode(token.encode()))
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        document = None
-    if not isinstance(document, dict):
-        raise validation_error("Invalid pagination token.")
-    return document
+_SORT_KEYS = standard_sort_keys("TrainingJobName", "TrainingJobStatus")
 
 
 @sagemaker_operation("ListTrainingJobs")
@@ -268,38 +261,15 @@ def list_training_jobs(sim: Simulator, context: RequestContext, params: dict[str
     now = sim.clock.now()
     jobs = sim.store.of_kind(TrainingJob.KIND, context.account_id, context.region)
     summaries = [job.summary(now) for job in jobs if isinstance(job, TrainingJob)]
-    bounds = {
-        ("CreationTime", "After"): params.get("CreationTimeAfter"),
-        ("CreationTime", "Before"): params.get("CreationTimeBefore"),
-        ("LastModifiedTime", "After"): params.get("LastModifiedTimeAfter"),
-        ("LastModifiedTime", "Before"): params.get("LastModifiedTimeBefore"),
-    }
-    for (member, side), bound in bounds.items():
-        if bound is not None:
-            limit = _as_datetime(bound)
-            summaries = [s for s in summaries if (s[member] > limit if side == "After" else s[member] < limit)]
-    if params.get("NameContains"):
-        needle = params["NameContains"].lower()
-        summaries = [s for s in summaries if needle in s["TrainingJobName"].lower()]
-    if params.get("StatusEquals"):
-        summaries = [s for s in summaries if s["TrainingJobStatus"] == params["StatusEquals"]]
+    summaries = filter_summaries(summaries, params, name_key="TrainingJobName", status_key="TrainingJobStatus")
     if params.get("WarmPoolStatusEquals") or params.get("TrainingPlanArnEquals"):
         summaries = []  # simulated jobs use neither warm pools nor training plans
-
-    sort_by = params.get("SortBy", "CreationTime")
-    descending = params.get("SortOrder", "Descending") == "Descending"
-    key = _SORT_KEYS[sort_by]
-    summaries.sort(key=key, reverse=descending)
-    if params.get("NextToken"):
-        # The token holds the sort key of the last job returned, so pages stay stable as jobs are added.
-        token = decode_token(params["NextToken"])
-        if token.get("sort") != [sort_by, descending] or not isinstance(token.get("after"), list):
-            raise validation_error("Invalid pagination token: the request changed between pages.")
-        after = tuple(token["after"])
-        summaries = [s for s in summaries if (key(s) < after if descending else key(s) > after)]
-    page_size = params.get("MaxResults", 10)
-    response: dict[str, Any] = {"TrainingJobSummaries": summaries[:page_size]}
-    if len(summaries) > page_size:
-        last = summaries[page_size - 1]
-        response["NextToken"] = encode_token({"sort": [sort_by, descending], "after": list(key(last))})
-    return response
+    # Newest first by default, as this simulator has always answered (the API reference says Ascending).
+    return page(
+        summaries,
+        params,
+        items_key="TrainingJobSummaries",
+        sort_keys=_SORT_KEYS,
+        default_sort="CreationTime",
+        default_order="Descending",
+    )

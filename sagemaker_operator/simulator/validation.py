@@ -24,8 +24,14 @@ from botocore.validate import ParamValidator
 
 from .errors import validation_error
 
-# Shape names whose pattern is checked; later resource kinds add their name shapes here.
-ENFORCED_PATTERNS: set[str] = {"TrainingJobName"}
+# Shape names whose pattern is checked (all written so Python's engine reads them as Java's does).
+ENFORCED_PATTERNS: set[str] = {
+    "TrainingJobName",
+    "HyperParameterTuningJobName",
+    "HyperParameterTrainingJobDefinitionName",
+    "TransformJobName",
+    "ModelName",
+}
 
 _MAX_REPORTED = 10  # SageMaker lists at most a handful of problems in one message.
 

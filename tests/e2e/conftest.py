@@ -8,7 +8,6 @@ changes, never for wall-clock durations.
 from __future__ import annotations
 
 import asyncio
-import copy
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -17,9 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import boto3
 import pytest
 import yaml
 
+from sagemaker_operator.api import crds
 from sagemaker_operator.kube.emulator import KubeEmulator, serve_emulator
 from sagemaker_operator.operator import running_beside
 from sagemaker_operator.settings import OperatorContext, OperatorSettings
@@ -31,13 +32,16 @@ NAMESPACE = "default"
 TRAININGJOBS = f"/apis/sagemaker.aws.amazon.com/v1/namespaces/{NAMESPACE}/trainingjobs"
 
 
-def training_job(name: str, **spec_changes: Any) -> dict[str, Any]:
-    """The demo's sample under another name, with spec fields replaced."""
-    document = yaml.safe_load((ROOT / "samples" / "xgboost-mnist-trainingjob.yaml").read_text())
-    document = copy.deepcopy(document)
+def sample(file: str, name: str, **spec_changes: Any) -> dict[str, Any]:
+    """A manifest from samples/ under another name, with spec fields replaced."""
+    document = yaml.safe_load((ROOT / "samples" / file).read_text())
     document["metadata"] = {"name": name, "namespace": NAMESPACE}
     document["spec"].update(spec_changes)
     return document
+
+
+def training_job(name: str, **spec_changes: Any) -> dict[str, Any]:
+    return sample("xgboost-mnist-trainingjob.yaml", name, **spec_changes)
 
 
 @dataclass
@@ -50,6 +54,12 @@ class Sim:
 
     def succeeded(self, operation: str) -> int:
         return sum(1 for r in self.simulator.requests if r.operation == operation and r.status_code == 200)
+
+    def client(self, service: str = "sagemaker") -> Any:
+        return boto3.client(service, endpoint_url=self.url, region_name="us-west-2")
+
+    def tags(self, arn: str) -> dict[str, str]:
+        return {t["Key"]: t["Value"] for t in self.client().list_tags(ResourceArn=arn)["Tags"]}
 
 
 @pytest.fixture
@@ -73,11 +83,24 @@ def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 @pytest.fixture
 def sim(aws_env: None) -> Iterator[Sim]:
     simulator = Simulator(
-        clock=SimClock(),
+        clock=SimClock(speed=0),  # time moves only when a test advances it
         durations=StageDurations(starting=60, downloading=60, training=600, uploading=60, stopping=30),
     )
     with SimulatorServer(simulator) as server:
         yield Sim(simulator, server.url)
+
+
+@pytest.fixture
+def model(sim: Sim) -> Iterator[str]:
+    """The SageMaker model the batch transform sample uses (served by moto behind the simulator)."""
+    name = "xgboost-mnist-model"
+    sim.client().create_model(
+        ModelName=name,
+        ExecutionRoleArn="arn:aws:iam::123456789012:role/service-role/AmazonSageMaker-ExecutionRole",
+        PrimaryContainer={"Image": "123456789012.dkr.ecr.us-west-2.amazonaws.com/sagemaker-xgboost:1.7-1"},
+    )
+    yield name
+    sim.client().delete_model(ModelName=name)
 
 
 @pytest.fixture
@@ -104,8 +127,15 @@ async def operator(kube: KubeEmulator, settings: OperatorSettings) -> AsyncItera
         yield context
 
 
+def collection(plural: str) -> str:
+    return f"/apis/sagemaker.aws.amazon.com/v1/namespaces/{NAMESPACE}/{plural}"
+
+
+PLURALS = {kind.kind: kind.plural for kind in crds.KINDS}
+
+
 class Cluster:
-    """What a user does with kubectl, over the emulator's HTTP API."""
+    """What a user does with kubectl, over the emulator's HTTP API (TrainingJobs unless a plural is given)."""
 
     def __init__(self, kube: KubeEmulator) -> None:
         self.kube = kube
@@ -121,19 +151,19 @@ class Cluster:
             return response.status, payload
 
     async def apply(self, document: dict[str, Any]) -> dict[str, Any]:
-        status, body = await self.request("POST", TRAININGJOBS, document)
+        status, body = await self.request("POST", collection(PLURALS[document["kind"]]), document)
         assert status == 201, body
         return body
 
-    async def get(self, name: str) -> dict[str, Any] | None:
-        status, body = await self.request("GET", f"{TRAININGJOBS}/{name}")
+    async def get(self, name: str, plural: str = "trainingjobs") -> dict[str, Any] | None:
+        status, body = await self.request("GET", f"{collection(plural)}/{name}")
         return body if status == 200 else None
 
-    async def patch(self, name: str, patch: dict[str, Any]) -> tuple[int, Any]:
-        return await self.request("PATCH", f"{TRAININGJOBS}/{name}", patch, "application/merge-patch+json")
+    async def patch(self, name: str, patch: dict[str, Any], plural: str = "trainingjobs") -> tuple[int, Any]:
+        return await self.request("PATCH", f"{collection(plural)}/{name}", patch, "application/merge-patch+json")
 
-    async def delete(self, name: str) -> None:
-        status, body = await self.request("DELETE", f"{TRAININGJOBS}/{name}")
+    async def delete(self, name: str, plural: str = "trainingjobs") -> None:
+        status, body = await self.request("DELETE", f"{collection(plural)}/{name}")
         assert status in (200, 202), body
 
     def events(self, name: str) -> list[dict[str, Any]]:
@@ -142,9 +172,23 @@ class Cluster:
     def reasons(self, name: str) -> list[str]:
         return [e.get("reason", "") for e in self.events(name)]
 
-    async def status(self, name: str) -> dict[str, Any]:
-        body = await self.get(name)
+    async def status(self, name: str, plural: str = "trainingjobs") -> dict[str, Any]:
+        body = await self.get(name, plural)
         return (body or {}).get("status") or {}
+
+    async def gone(self, name: str, plural: str = "trainingjobs") -> bool:
+        return await self.get(name, plural) is None
+
+    async def status_when(
+        self, name: str, predicate: Callable[[dict[str, Any]], Any], what: str, plural: str = "trainingjobs"
+    ) -> dict[str, Any]:
+        """Wait until the resource's status satisfies ``predicate``; return that status."""
+
+        async def check() -> dict[str, Any] | None:
+            status = await self.status(name, plural)
+            return status if predicate(status) else None
+
+        return await eventually(check, what=f"{name}: {what}")
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""An operator killed between CreateTrainingJob and its status patch: the next one adopts, never duplicates."""
+"""An operator killed between Create* and its status patch: the next one adopts, never duplicates."""
 
 from __future__ import annotations
 
@@ -6,16 +6,24 @@ import asyncio
 import threading
 from typing import Any
 
+import pytest
+
 from sagemaker_operator.aws.clients import ClientFactory
 from sagemaker_operator.aws.sync import PerJobPolling
 from sagemaker_operator.kube.emulator import KubeEmulator
-from sagemaker_operator.operator import running_beside
+from sagemaker_operator.operator import JOB_KINDS, running_beside
 from sagemaker_operator.settings import OperatorContext, OperatorSettings
-from tests.e2e.conftest import Cluster, Sim, condition, eventually, training_job
+from tests.e2e.conftest import Cluster, Sim, condition, eventually, sample
+
+SAMPLES = {
+    "TrainingJob": "xgboost-mnist-trainingjob.yaml",
+    "HyperparameterTuningJob": "xgboost-mnist-hpo.yaml",
+    "BatchTransformJob": "xgboost-mnist-batchtransform.yaml",
+}
 
 
 class DiesAfterCreate(ClientFactory):
-    """SageMaker clients whose CreateTrainingJob goes through, then never returns: the operator 'dies' there."""
+    """SageMaker clients whose Create* goes through, then never returns: the operator 'dies' right there."""
 
     def __init__(self, settings: OperatorSettings) -> None:
         super().__init__(settings.region, settings.sagemaker_endpoint)
@@ -31,46 +39,66 @@ class _Hanging:
         self._client, self._owner = client, owner
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._client, name)
+        method = getattr(self._client, name)
+        if not name.startswith("create_"):
+            return method
 
-    def create_training_job(self, **request: Any) -> Any:
-        response = self._client.create_training_job(**request)
-        self._owner.created.set()
-        self._owner.release.wait(timeout=60)  # the answer is never delivered to the (stopped) operator
-        return response
+        def create_then_hang(**request: Any) -> Any:
+            response = method(**request)
+            self._owner.created.set()
+            self._owner.release.wait(timeout=60)  # the answer never reaches the (stopped) operator
+            return response
+
+        return create_then_hang
 
 
+@pytest.mark.parametrize("job", JOB_KINDS, ids=lambda job: job.api.kind)
 async def test_restart_between_create_and_status_patch_adopts_the_job(
-    kube: KubeEmulator, cluster: Cluster, sim: Sim, settings: OperatorSettings
+    job: Any, kube: KubeEmulator, cluster: Cluster, sim: Sim, settings: OperatorSettings, model: str
 ) -> None:
+    plural, create = job.api.plural, job.api.create_operation
     clients = DiesAfterCreate(settings)
     doomed = OperatorContext(settings, clients, PerJobPolling(clients))
     try:
         async with running_beside(str(kube.url), settings, doomed):
-            resource = await cluster.apply(training_job("survivor"))
-            await eventually(lambda: clients.created.is_set(), what="CreateTrainingJob to be sent")
+            resource = await cluster.apply(sample(SAMPLES[job.api.kind], "survivor"))
+            await eventually(clients.created.is_set, what=f"{create} to be sent")
         # The first operator is gone; SageMaker has the job, Kubernetes does not know it.
-        assert sim.succeeded("CreateTrainingJob") == 1
-        assert not (await cluster.status("survivor")).get("sageMakerTrainingJobName")
+        assert sim.succeeded(create) == 1
+        assert not (await cluster.status("survivor", plural)).get(job.name_status_field)
     finally:
         clients.release.set()
 
     async with running_beside(str(kube.url), settings):
-        status = await eventually(lambda: _submitted(cluster), what="the second operator to record the job")
-        assert sim.succeeded("CreateTrainingJob") == 1, "exactly one SageMaker job"
-        assert sim.calls("CreateTrainingJob") == 2, "the second attempt met ResourceInUse and adopted"
-        jobs = sim.simulator.training_job(status["sageMakerTrainingJobName"])
-        assert {t["Value"] for t in jobs.tags} >= {resource["metadata"]["uid"]}
+        status = await cluster.status_when(
+            "survivor", lambda s: s.get(job.name_status_field), "the second operator records the job", plural
+        )
+        assert sim.succeeded(create) == 1, "exactly one SageMaker job"
+        assert sim.calls(create) == 2, "the second attempt met ResourceInUse and adopted"
         assert condition(status, "Synced")["status"] == "True"
         submitted = await eventually(
-            lambda: [e for e in cluster.events("survivor") if e["reason"] == "Submitted"],
-            what="a Submitted event",
+            lambda: [e for e in cluster.events("survivor") if e["reason"] == "Submitted"], what="a Submitted event"
         )
         assert "Adopted" in submitted[-1]["message"]
+        arn = status[job.arn_status_field]
+        tags = sim.tags(arn)
+        assert tags["sagemaker.aws.amazon.com/kubernetes-uid"] == resource["metadata"]["uid"]
         await asyncio.sleep(0.5)
-        assert sim.succeeded("CreateTrainingJob") == 1
+        assert sim.succeeded(create) == 1
 
 
-async def _submitted(cluster: Cluster) -> dict[str, Any] | None:
-    status = await cluster.status("survivor")
-    return status if status.get("sageMakerTrainingJobName") else None
+@pytest.mark.parametrize("job", JOB_KINDS, ids=lambda job: job.api.kind)
+async def test_a_plain_restart_creates_nothing_and_carries_on(
+    job: Any, kube: KubeEmulator, cluster: Cluster, sim: Sim, settings: OperatorSettings, model: str
+) -> None:
+    plural, create = job.api.plural, job.api.create_operation
+    async with running_beside(str(kube.url), settings):
+        await cluster.apply(sample(SAMPLES[job.api.kind], "steady"))
+        await cluster.status_when("steady", lambda s: s.get(job.status_field), "a SageMaker status", plural)
+    async with running_beside(str(kube.url), settings):
+        sim.simulator.clock.advance(36000)
+        status = await cluster.status_when(
+            "steady", lambda s: s.get(job.status_field) == "Completed", "Completed after the restart", plural
+        )
+        assert condition(status, "Succeeded")["status"] == "True"
+    assert sim.calls(create) == 1

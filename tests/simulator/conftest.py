@@ -55,7 +55,7 @@ def sim() -> Simulator:
     """A simulator whose clock only moves when the test advances it."""
     return Simulator(
         clock=SimClock(speed=0),
-        durations=StageDurations(starting=2, downloading=2, training=6, uploading=2, stopping=2),
+        durations=StageDurations(starting=2, downloading=2, training=6, uploading=2, stopping=2, transform=6),
     )
 
 
@@ -122,6 +122,86 @@ def training_request(name: str, **overrides: Any) -> dict[str, Any]:
         "OutputDataConfig": {"S3OutputPath": "s3://my-bucket/xgboost/output/"},
         "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 5},
         "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
+        "Tags": [{"Key": "team", "Value": "ml-platform"}],
+    }
+    request.update(overrides)
+    return request
+
+
+def tuning_request(
+    name: str,
+    *,
+    max_jobs: int | None = 6,
+    parallel: int = 2,
+    objective: str = "Minimize",
+    static: dict[str, str] | None = None,
+    **overrides: Any,
+) -> dict[str, Any]:
+    """A CreateHyperParameterTuningJob request over the XGBoost training job above."""
+    training = training_request(f"{name}-definition")
+    limits: dict[str, Any] = {"MaxParallelTrainingJobs": parallel}
+    if max_jobs is not None:
+        limits["MaxNumberOfTrainingJobs"] = max_jobs
+    request: dict[str, Any] = {
+        "HyperParameterTuningJobName": name,
+        "HyperParameterTuningJobConfig": {
+            "Strategy": "Bayesian",
+            "HyperParameterTuningJobObjective": {"Type": objective, "MetricName": "validation:merror"},
+            "ResourceLimits": limits,
+            "ParameterRanges": {
+                "IntegerParameterRanges": [{"Name": "max_depth", "MinValue": "3", "MaxValue": "10"}],
+                "ContinuousParameterRanges": [
+                    {"Name": "eta", "MinValue": "0.01", "MaxValue": "0.5", "ScalingType": "Logarithmic"}
+                ],
+                "CategoricalParameterRanges": [{"Name": "booster", "Values": ["gbtree", "dart"]}],
+            },
+        },
+        "TrainingJobDefinition": {
+            "StaticHyperParameters": {"num_round": "20", "objective": "multi:softmax", **(static or {})},
+            "AlgorithmSpecification": training["AlgorithmSpecification"],
+            "RoleArn": ROLE_ARN,
+            "InputDataConfig": training["InputDataConfig"],
+            "OutputDataConfig": training["OutputDataConfig"],
+            "ResourceConfig": training["ResourceConfig"],
+            "StoppingCondition": training["StoppingCondition"],
+        },
+        "Tags": [{"Key": "team", "Value": "ml-platform"}],
+    }
+    request.update(overrides)
+    return request
+
+
+MODEL_NAME = "xgboost-model"
+
+
+@pytest.fixture
+def model(sagemaker: Any) -> str:
+    """A SageMaker model for transform jobs, created through the simulator (moto serves CreateModel)."""
+    sagemaker.create_model(
+        ModelName=MODEL_NAME,
+        ExecutionRoleArn=ROLE_ARN,
+        PrimaryContainer={
+            "Image": "123456789012.dkr.ecr.us-west-2.amazonaws.com/xgboost:1.7-1",
+            "ModelDataUrl": "s3://my-bucket/xgboost/output/xgb-1/output/model.tar.gz",
+        },
+    )
+    return MODEL_NAME
+
+
+def transform_request(name: str, *, instances: int = 1, **overrides: Any) -> dict[str, Any]:
+    """A CreateTransformJob request over the model of the ``model`` fixture."""
+    request: dict[str, Any] = {
+        "TransformJobName": name,
+        "ModelName": MODEL_NAME,
+        "BatchStrategy": "MultiRecord",
+        "MaxPayloadInMB": 6,
+        "TransformInput": {
+            "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://my-bucket/batch/input"}},
+            "ContentType": "text/csv",
+            "SplitType": "Line",
+        },
+        "TransformOutput": {"S3OutputPath": "s3://my-bucket/batch/output", "AssembleWith": "Line"},
+        "TransformResources": {"InstanceType": "ml.m5.large", "InstanceCount": instances},
         "Tags": [{"Key": "team", "Value": "ml-platform"}],
     }
     request.update(overrides)
