@@ -12,7 +12,9 @@ import kopf
 
 from sagemaker_operator import GROUP
 from sagemaker_operator.api.common import FINALIZER
-from sagemaker_operator.controllers import jobs
+from sagemaker_operator.controllers import hostingdeployment, jobs
+from sagemaker_operator.controllers.endpointconfig import ENDPOINT_CONFIG_KIND
+from sagemaker_operator.controllers.model import MODEL_KIND
 from sagemaker_operator.controllers.trainingjob import TRAINING
 from sagemaker_operator.controllers.transformjob import TRANSFORM
 from sagemaker_operator.controllers.tuningjob import TUNING
@@ -21,6 +23,7 @@ from sagemaker_operator.kube.running import run_operator
 from sagemaker_operator.settings import OperatorContext, OperatorSettings
 
 JOB_KINDS = (TRAINING, TUNING, TRANSFORM)
+CREATED_ONCE_KINDS = (MODEL_KIND, ENDPOINT_CONFIG_KIND)
 
 
 def build_registry(settings: OperatorSettings, *, login: bool = True) -> kopf.OperatorRegistry:
@@ -30,8 +33,9 @@ def build_registry(settings: OperatorSettings, *, login: bool = True) -> kopf.Op
     kubeconfig on the machine can send the operator to another cluster by accident.
     """
     registry = kopf.OperatorRegistry()
-    for job in JOB_KINDS:
+    for job in (*JOB_KINDS, *CREATED_ONCE_KINDS):
         jobs.register(registry, job, settings.poll_interval)
+    hostingdeployment.register(registry, settings.poll_interval)
     if not login:
         return registry
 

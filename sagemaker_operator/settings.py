@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -47,6 +49,20 @@ class OperatorContext:
     settings: OperatorSettings
     clients: ClientFactory
     status_source: StatusSource
+    _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+    _memory: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def lock(self, key: str) -> asyncio.Lock:
+        """One lock per resource, so its timer and its event handlers never act at the same time."""
+        return self._locks.setdefault(key, asyncio.Lock())
+
+    def memory(self, key: str) -> dict[str, Any]:
+        """Per-resource notes that outlive one handler call (not a restart: the status is the durable copy)."""
+        return self._memory.setdefault(key, {})
+
+    def forget(self, key: str) -> None:
+        self._locks.pop(key, None)
+        self._memory.pop(key, None)
 
     @classmethod
     def from_settings(cls, settings: OperatorSettings) -> OperatorContext:

@@ -178,3 +178,20 @@ def test_go_operator_quirks_still_validate() -> None:
     }
     del document["spec"]["tags"]
     assert validation_errors(document, CRDS) == []
+
+
+def test_hosting_deployments_accept_spec_edits_except_region_and_endpoint_name() -> None:
+    schema = openapi_schema(CRDS["HostingDeployment"])
+    assert "x-kubernetes-validations" not in schema, "a HostingDeployment's spec is meant to change"
+    rules = [r["rule"] for r in schema["properties"]["spec"]["x-kubernetes-validations"]]
+    spec = yaml.safe_load((SAMPLES_DIR / "xgboost-mnist-hostingdeployment.yaml").read_text())["spec"]
+
+    def allowed(new: dict[str, Any]) -> bool:
+        return all(_evaluate(rule, new, spec) for rule in rules)
+
+    new_image = json.loads(json.dumps(spec))
+    new_image["models"][0]["containers"][0]["image"] = "123456789012.dkr.ecr.us-west-2.amazonaws.com/xgb:2"
+    assert allowed(new_image)
+    assert not allowed({**spec, "region": "eu-west-1"})
+    assert not allowed({**spec, "endpointName": "renamed"})
+    assert not allowed({k: v for k, v in spec.items() if k != "region"})

@@ -18,7 +18,7 @@ from sagemaker_operator.controllers.trainingjob import TRAINING
 from tests.crd_schema import SAMPLES_DIR
 
 META = {"name": "xgboost-mnist", "namespace": "ml", "uid": "6f1c0a52-3c7e-4c1b-9d2e-0a4b8e7f1c23"}
-JOB_KINDS = {job.api.kind: job for job in operator.JOB_KINDS}
+JOB_KINDS = {job.api.kind: job for job in (*operator.JOB_KINDS, *operator.CREATED_ONCE_KINDS)}
 JOB_SAMPLES = [p for p in sorted(SAMPLES_DIR.rglob("*.yaml")) if yaml.safe_load(p.read_text())["kind"] in JOB_KINDS]
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -36,6 +36,7 @@ class ConditionType:
     SYNCED = "Synced"  # the last exchange with AWS worked
     TERMINAL = "Terminal"  # AWS refused the spec; only a spec change helps
     SUCCEEDED = "Succeeded"  # the job itself: Unknown while running, True/False at the end
+    READY = "Ready"  # a long-lived resource (model, endpoint): usable as the spec describes
 
 
 class Condition(BaseModel):
@@ -86,7 +87,7 @@ def merge_conditions(
         if generation is None:
             new.pop("observedGeneration")
         by_type[update.type] = new
-    order = [ConditionType.SYNCED, ConditionType.TERMINAL, ConditionType.SUCCEEDED]
+    order = [ConditionType.SYNCED, ConditionType.TERMINAL, ConditionType.SUCCEEDED, ConditionType.READY]
     return sorted(by_type.values(), key=lambda c: order.index(c["type"]) if c["type"] in order else 99)
 
 
@@ -117,6 +118,11 @@ class Kind:
     # Status fields copied from a SageMaker response member: field -> (operation, member). Their schema
     # comes from botocore's output shape, like the spec's, and ``shapes.response_member`` fills them.
     status_shapes: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # Jobs and other create-once resources reject spec edits; a HostingDeployment applies them.
+    immutable: bool = True
+    spec_rules: tuple[dict[str, Any], ...] = ()  # CEL rules on .spec (e.g. fields that may not change)
+    # A spec schema of its own instead of the create operation's input shape (HostingDeployment).
+    spec_schema: Callable[[], dict[str, Any]] | None = None
 
     @property
     def singular(self) -> str:

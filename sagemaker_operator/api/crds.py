@@ -17,11 +17,19 @@ from pydantic import BaseModel
 from sagemaker_operator import GROUP, VERSION
 from sagemaker_operator.api import shapes
 from sagemaker_operator.api.common import CATEGORY, OPERATOR_SPEC_FIELDS, OWNERSHIP_TAG_KEYS, Kind
+from sagemaker_operator.api.hosting import ENDPOINT_CONFIG, HOSTING_DEPLOYMENT, MODEL
 from sagemaker_operator.api.trainingjob import TRAINING_JOB
 from sagemaker_operator.api.transformjob import BATCH_TRANSFORM_JOB
 from sagemaker_operator.api.tuningjob import HYPERPARAMETER_TUNING_JOB
 
-KINDS: tuple[Kind, ...] = (TRAINING_JOB, HYPERPARAMETER_TUNING_JOB, BATCH_TRANSFORM_JOB)
+KINDS: tuple[Kind, ...] = (
+    TRAINING_JOB,
+    HYPERPARAMETER_TUNING_JOB,
+    BATCH_TRANSFORM_JOB,
+    HOSTING_DEPLOYMENT,
+    MODEL,
+    ENDPOINT_CONFIG,
+)
 
 # A job's spec is what was submitted to SageMaker, and SageMaker jobs cannot be changed. Reject edits at
 # admission instead of ignoring them, except while SageMaker has refused the spec (Terminal): then the
@@ -41,8 +49,10 @@ IMMUTABLE_SPEC_RULE = {
 
 
 def spec_schema(kind: Kind) -> dict[str, Any]:
-    op = shapes.operation(kind.create_operation)
-    schema = shapes.shape_schema(op.input_shape)
+    if kind.spec_schema is not None:
+        schema = kind.spec_schema()
+    else:
+        schema = shapes.shape_schema(shapes.operation(kind.create_operation).input_shape)
     properties: dict[str, Any] = schema["properties"]
     # The operator derives the SageMaker name from the resource when the spec does not give one.
     required = [r for r in schema.get("required", []) if r != kind.name_field]
@@ -58,6 +68,8 @@ def spec_schema(kind: Kind) -> dict[str, Any]:
         properties["tags"]["x-kubernetes-list-type"] = "map"
         properties["tags"]["x-kubernetes-list-map-keys"] = ["key"]
     schema["required"] = required
+    if kind.spec_rules:
+        schema["x-kubernetes-validations"] = [dict(rule) for rule in kind.spec_rules]
     return schema
 
 
@@ -154,7 +166,7 @@ def crd(kind: Kind) -> dict[str, Any]:
                                 "spec": spec_schema(kind),
                                 "status": status_schema(kind),
                             },
-                            "x-kubernetes-validations": [dict(IMMUTABLE_SPEC_RULE)],
+                            **({"x-kubernetes-validations": [dict(IMMUTABLE_SPEC_RULE)]} if kind.immutable else {}),
                         }
                     },
                 }

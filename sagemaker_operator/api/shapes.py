@@ -221,9 +221,14 @@ class SpecError(ValueError):
     """A spec value that cannot become a SageMaker request; the message names the field."""
 
 
-def to_request(shape: StructureShape, spec: Mapping[str, Any], *, skip: frozenset[str] = frozenset()) -> dict:
-    """Translate a custom resource spec (lowerCamelCase, maps as lists) into a boto3 request."""
-    return _to_request_struct(shape, spec, "spec", skip)
+def to_request(
+    shape: StructureShape, spec: Mapping[str, Any], *, skip: frozenset[str] = frozenset(), path: str = "spec"
+) -> dict:
+    """Translate a custom resource spec (lowerCamelCase, maps as lists) into a boto3 request.
+
+    ``path`` names the spec's position in error messages (e.g. ``spec.models[0]``).
+    """
+    return _to_request_struct(shape, spec, path, skip)
 
 
 def _to_request_struct(shape: StructureShape, value: Any, path: str, skip: frozenset[str]) -> dict:

@@ -125,7 +125,7 @@ def _kind_of(code: str, message: str, status: int) -> ErrorKind:
         # SageMaker answers Describe/Stop on an unknown job with ValidationException
         # "Requested resource not found."
         return ErrorKind.NOT_FOUND
-    if code in _IN_USE or "already exists" in message.lower():
+    if code in _IN_USE or "already exist" in message.lower():  # "already exists" / "Cannot create already existing"
         return ErrorKind.IN_USE
     return ErrorKind.TERMINAL
 
@@ -140,6 +140,17 @@ async def call(client: Any, operation: str, **kwargs: Any) -> Any:
         return await asyncio.to_thread(method, **kwargs)
     except (ClientError, BotoCoreError, OSError) as exc:
         raise classify(exc, operation) from exc
+
+
+async def paginate(client: Any, operation: str, result_key: str, **kwargs: Any) -> list[dict[str, Any]]:
+    """Every item of a List* operation, following NextToken."""
+    items: list[dict[str, Any]] = []
+    while True:
+        page = await call(client, operation, **kwargs)
+        items.extend(page.get(result_key, []))
+        if not page.get("NextToken"):
+            return items
+        kwargs["NextToken"] = page["NextToken"]
 
 
 def backoff(attempt: int, *, base: float = 5.0, cap: float = 300.0) -> float:

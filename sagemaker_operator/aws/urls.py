@@ -20,3 +20,9 @@ def cloudwatch_log_url(region: str, log_group: str, stream_prefix: str) -> str:
         f"#logStream:group={quote(log_group, safe='/')};prefix={quote(stream_prefix)};"
         "streamFilter=typeLogStreamPrefix"
     )
+
+
+def endpoint_invocation_url(region: str, endpoint_name: str) -> str:
+    """Where clients send InvokeEndpoint requests for this endpoint."""
+    domain = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
+    return f"https://runtime.sagemaker.{region}.{domain}/endpoints/{endpoint_name}/invocations"

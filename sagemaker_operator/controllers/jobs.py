@@ -33,7 +33,7 @@ from sagemaker_operator.api.common import (
     merge_conditions,
     now_rfc3339,
 )
-from sagemaker_operator.aws import errors, naming
+from sagemaker_operator.aws import errors, naming, ownership
 from sagemaker_operator.aws.errors import AWSError, ErrorKind
 from sagemaker_operator.aws.sync import JobRef
 from sagemaker_operator.settings import OperatorContext
@@ -66,6 +66,9 @@ class JobKind:
     extra_status: ExtraStatus | None = None
     # (old status, new status fields) -> Events worth posting beyond status transitions: (type, reason, message).
     notable_changes: Callable[[Mapping[str, Any], Mapping[str, Any]], list[tuple[str, str, str]]] | None = None
+    # False for resources without a lifecycle of their own (Model, EndpointConfig): created once, deleted on
+    # delete (stop_operation is then the Delete*), never polled.
+    lifecycle: bool = True
 
     def ref(self, name: str, region: str, endpoint: str | None) -> JobRef:
         return JobRef(self.describe_operation, self.api.name_member, name, region, endpoint)
@@ -144,21 +147,12 @@ async def find_owned(job: JobKind, ctx: OperatorContext, target: Target, uid: st
 
     Raises a TERMINAL AWSError when the name belongs to somebody else's job.
     """
-    client = target.client(ctx)
     described = await ctx.status_source.observe(job.ref(target.name, target.region, target.endpoint))
     if described is None:
         return None
-    tags = await errors.call(client, "ListTags", ResourceArn=described[job.arn_key], MaxResults=100)
-    if naming.owned_by(tags.get("Tags", []), uid):
+    if await ownership.is_owned(target.client(ctx), described[job.arn_key], uid):
         return described
-    raise AWSError(
-        ErrorKind.TERMINAL,
-        "NameTaken",
-        f"a SageMaker {job.noun} named {target.name!r} already exists in {target.region} and was not created "
-        f"by this resource; set spec.{job.api.name_field} to another name, or leave it out to let the "
-        "operator derive a unique one",
-        job.api.create_operation,
-    )
+    raise ownership.name_taken(job.noun, target.name, target.region, job.api.name_field, job.api.create_operation)
 
 
 def is_submitted(job: JobKind, status: Mapping[str, Any]) -> bool:
@@ -195,14 +189,13 @@ async def submit(job: JobKind, body: kopf.Body, patch: kopf.Patch, retry: int, c
     patch.status[job.name_status_field] = target.name
     patch.status[job.arn_status_field] = arn
     patch.status["additional"] = None
-    set_conditions(
-        patch,
-        status,
-        meta,
-        synced(True),
-        terminal(False),
-        Condition(type=ConditionType.SUCCEEDED, status="Unknown", reason="Submitted", message=f"{how} {arn}"),
-    )
+    if job.lifecycle:
+        outcome = Condition(type=ConditionType.SUCCEEDED, status="Unknown", reason="Submitted", message=f"{how} {arn}")
+    else:
+        patch.status[job.status_field] = "Created"
+        patch.status["lastCheckTime"] = now_rfc3339()
+        outcome = Condition(type=ConditionType.READY, status="True", reason="Created", message=f"{how} {arn}")
+    set_conditions(patch, status, meta, synced(True), terminal(False), outcome)
     verb = "Created" if how == "Created" else "Adopted the existing (created before an operator restart)"
     kopf.info(body, reason="Submitted", message=f"{verb} SageMaker {job.noun} {target.name} in {target.region}")
 
@@ -362,20 +355,16 @@ async def stop(job: JobKind, body: kopf.Body, retry: int, ctx: OperatorContext) 
         if exc.kind in (ErrorKind.NOT_FOUND, ErrorKind.TERMINAL):
             return  # already ended or gone: exactly what deletion wants
         if retry < ctx.settings.delete_max_retries:
-            raise kopf.TemporaryError(f"Stopping {target.name}: {exc}", delay=ctx.backoff(retry)) from exc
+            raise kopf.TemporaryError(f"{job.stop_operation} {target.name}: {exc}", delay=ctx.backoff(retry)) from exc
         kopf.warn(
             body,
-            reason="StopFailed",
-            message=f"Gave up stopping SageMaker {job.noun} {target.name} after {retry + 1} attempts "
-            f"({exc}); "
-            f"it may still be running: stop it with the AWS console or CLI",
+            reason=f"{job.stop_operation}Failed",
+            message=f"Gave up on {job.stop_operation} for SageMaker {job.noun} {target.name} after {retry + 1} "
+            f"attempts ({exc}); it may still exist: remove it with the AWS console or CLI",
         )
         return
-    kopf.info(
-        body,
-        reason="Stopping",
-        message=f"Stopping SageMaker {job.noun} {target.name}: its resource was deleted",
-    )
+    verb = "Stopping" if job.lifecycle else "Deleting"
+    kopf.info(body, reason=verb, message=f"{verb} SageMaker {job.noun} {target.name}: its resource was deleted")
 
 
 def register(registry: kopf.OperatorRegistry, job: JobKind, poll_interval: float) -> None:
@@ -390,9 +379,11 @@ def register(registry: kopf.OperatorRegistry, job: JobKind, poll_interval: float
     async def _resubmit(body: kopf.Body, patch: kopf.Patch, retry: int, memo: kopf.Memo, **_: Any) -> None:
         await resubmit_after_fix(job, body, patch, retry, memo.ctx)
 
-    @kopf.timer(*resource, registry=registry, id="sync", interval=poll_interval)
-    async def _sync(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
-        await sync(job, body, patch, memo.ctx)
+    if job.lifecycle:
+
+        @kopf.timer(*resource, registry=registry, id="sync", interval=poll_interval)
+        async def _sync(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
+            await sync(job, body, patch, memo.ctx)
 
     @kopf.on.delete(*resource, registry=registry, id="stop")
     async def _stop(body: kopf.Body, retry: int, memo: kopf.Memo, **_: Any) -> None:
