@@ -22,6 +22,8 @@ def client_error(code: str, message: str = "", status: int = 400) -> ClientError
         (client_error("ValidationException", "1 validation error detected"), ErrorKind.TERMINAL),
         (client_error("ValidationException", "Requested resource not found."), ErrorKind.NOT_FOUND),
         (client_error("ResourceNotFound"), ErrorKind.NOT_FOUND),
+        (client_error("ValidationException", 'Could not find endpoint "arn:aws:sagemaker:..."'), ErrorKind.NOT_FOUND),
+        (client_error("ValidationException", 'Cannot create already existing model "arn:..."'), ErrorKind.IN_USE),
         (client_error("ResourceInUse", "a training job with this name already exists"), ErrorKind.IN_USE),
         (client_error("AccessDeniedException", status=403), ErrorKind.ACCESS),
         (client_error("UnrecognizedClientException"), ErrorKind.ACCESS),

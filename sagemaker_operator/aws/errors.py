@@ -93,6 +93,11 @@ class AWSError(Exception):
             )
         if self.kind is ErrorKind.TERMINAL:
             return "Fix the spec; the operator will submit again when the spec changes."
+        if self.kind is ErrorKind.NOT_FOUND and self.operation.startswith("Create"):
+            return (
+                "SageMaker cannot find something the spec refers to (a model, say); the operator retries with "
+                "backoff, so creating it is enough."
+            )
         if self.code == "ResourceLimitExceeded":
             return "An account quota is reached; the operator retries as capacity frees up."
         return "The operator retries with backoff."
@@ -121,7 +126,10 @@ def _kind_of(code: str, message: str, status: int) -> ErrorKind:
         return ErrorKind.RETRYABLE
     if code in _ACCESS or status == 403:
         return ErrorKind.ACCESS
-    if code in _NOT_FOUND or (code == "ValidationException" and "not found" in message.lower()):
+    lowered = message.lower()
+    if code in _NOT_FOUND or (
+        code == "ValidationException" and ("not found" in lowered or "could not find" in lowered)
+    ):
         # SageMaker answers Describe/Stop on an unknown job with ValidationException
         # "Requested resource not found."
         return ErrorKind.NOT_FOUND

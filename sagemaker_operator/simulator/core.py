@@ -1,8 +1,8 @@
 """The simulator's state: its clock, faults, owned resources and the record of every request served.
 
-Everything the simulator owns (training, hyperparameter tuning and transform jobs) is per
-:class:`Simulator`; what it hands to moto (S3, STS, IAM, CloudWatch Logs, models and the other SageMaker
-operations) lives in moto's process-wide backends.
+Everything the simulator owns (training, hyperparameter tuning and transform jobs; models, endpoint
+configurations and endpoints) is per :class:`Simulator`; what it hands to moto (S3, STS, IAM,
+CloudWatch Logs and the other SageMaker operations) lives in moto's process-wide backends.
 """
 
 from __future__ import annotations
@@ -11,23 +11,29 @@ import threading
 from collections import Counter, deque
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
-from . import tags as _tags  # noqa: F401  (imported to register its operation handlers)
+from . import endpoint_configs as _endpoint_configs  # noqa: F401  (imported to register its handlers)
+from . import endpoints as _endpoints  # noqa: F401
+from . import models as _models  # noqa: F401
+from . import tags as _tags  # noqa: F401
 from . import training as _training  # noqa: F401
 from . import transform as _transform  # noqa: F401
 from . import tuning as _tuning  # noqa: F401
 from .clock import SimClock
+from .endpoint_configs import EndpointConfig
+from .endpoints import Endpoint
 from .errors import SageMakerError
 from .faults import FaultInjector
 from .lifecycle import StageDurations
+from .models import Model
 from .protocol import HANDLERS, Handler, HandlerResult, RequestContext, RequestInfo
 from .training import TrainingJob
 from .transform import TransformJob
 from .tuning import TuningJob
 from .validation import validate_input
 
-_Kind = TypeVar("_Kind", TrainingJob, TuningJob, TransformJob)
+_Kind = TypeVar("_Kind", TrainingJob, TuningJob, TransformJob, Model, EndpointConfig, Endpoint)
 
 
 class Resource(Protocol):
@@ -42,6 +48,15 @@ class Resource(Protocol):
     def refresh(self, now: datetime) -> bool:
         """Bring side effects (log lines) up to ``now``; False once nothing will change any more."""
         ...
+
+
+@runtime_checkable
+class Expiring(Protocol):
+    """A resource that ceases to exist at a planned moment (an endpoint once DeleteEndpoint completes)."""
+
+    KIND: str
+
+    def expired(self, now: datetime) -> bool: ...
 
 
 class ResourceStore:
@@ -59,6 +74,14 @@ class ResourceStore:
     def add(self, kind: str, resource: Resource) -> None:
         self._by_key[self._key(kind, resource.account_id, resource.region, resource.name)] = resource
         self._by_arn[resource.arn.lower()] = resource
+
+    def remove(self, kind: str, resource: Resource) -> None:
+        """Forget ``resource`` (deleted); a newer resource that took its name or ARN stays."""
+        key = self._key(kind, resource.account_id, resource.region, resource.name)
+        if self._by_key.get(key) is resource:
+            del self._by_key[key]
+        if self._by_arn.get(resource.arn.lower()) is resource:
+            del self._by_arn[resource.arn.lower()]
 
     def get(self, kind: str, account_id: str, region: str, name: str) -> Resource | None:
         return self._by_key.get(self._key(kind, account_id, region, name))
@@ -89,7 +112,7 @@ class RequestRecord:
 
 
 class Simulator:
-    """An embedded SageMaker: training job lifecycle, logs and faults on top of moto.
+    """An embedded SageMaker: job and endpoint lifecycles, logs and faults on top of moto.
 
     Serve it over HTTP with :class:`~sagemaker_operator.simulator.server.SimulatorServer`.
     """
@@ -146,6 +169,18 @@ class Simulator:
         """The simulator's record of a transform job; raises KeyError if there is none."""
         return self._owned(TransformJob, name, region, account_id)
 
+    def model(self, name: str, *, region: str | None = None, account_id: str | None = None) -> Model:
+        """The simulator's record of a model; raises KeyError if there is none (or it was deleted)."""
+        return self._owned(Model, name, region, account_id)
+
+    def endpoint_config(self, name: str, *, region: str | None = None, account_id: str | None = None) -> EndpointConfig:
+        """The simulator's record of an endpoint configuration; raises KeyError if there is none."""
+        return self._owned(EndpointConfig, name, region, account_id)
+
+    def endpoint(self, name: str, *, region: str | None = None, account_id: str | None = None) -> Endpoint:
+        """The simulator's record of an endpoint (``.timeline``, ``.log_stream_names()``); KeyError if none."""
+        return self._owned(Endpoint, name, region, account_id)
+
     def _owned(self, kind: type[_Kind], name: str, region: str | None, account_id: str | None) -> _Kind:
         self.refresh()
         with self.lock:
@@ -173,7 +208,11 @@ class Simulator:
             pending, self._active = self._active, []
             kept: list[Resource] = []
             while pending:
-                kept += [resource for resource in pending if resource.refresh(now)]
+                for resource in pending:
+                    if resource.refresh(now):
+                        kept.append(resource)
+                    elif isinstance(resource, Expiring) and resource.expired(now):
+                        self.store.remove(resource.KIND, resource)
                 pending, self._active = [r for r in self._active if r not in kept], []
             self._active = kept
 

@@ -45,6 +45,16 @@ def job_not_found(name: str) -> SageMakerError:
     return validation_error(f"Could not find requested job with name {name}")
 
 
+def could_not_find(noun: str, arn: str) -> SageMakerError:
+    """SageMaker's answer for an unknown model, endpoint configuration or endpoint (noun), by ARN."""
+    return validation_error(f'Could not find {noun} "{arn}".')
+
+
+def already_existing(noun: str, arn: str) -> SageMakerError:
+    """SageMaker's answer to creating a model, endpoint configuration or endpoint whose name is taken."""
+    return validation_error(f'Cannot create already existing {noun} "{arn}".')
+
+
 def resource_in_use(message: str) -> SageMakerError:
     return SageMakerError("ResourceInUse", message)
 

@@ -18,7 +18,8 @@ name is internal and never answered)::
     ... -> Stopping -> Stopped                                        (StopTransformJob)
 
 Stage lengths come from :class:`StageDurations`, in simulated seconds. Tuning jobs have no plan of
-their own: their state follows from the training jobs they launch (see :mod:`.tuning`).
+their own: their state follows from the training jobs they launch (see :mod:`.tuning`). Endpoints are
+planned operation by operation, each appending its phases (see :mod:`.endpoints`).
 """
 
 from __future__ import annotations
@@ -48,7 +49,9 @@ class StageDurations(BaseModel):
     """How long each stage lasts, in simulated seconds.
 
     ``starting`` and ``stopping`` apply to transform jobs too (instances are provisioned, then
-    released); ``transform`` is how long a transform job works on its input.
+    released); ``transform`` is how long a transform job works on its input. The ``endpoint_*``
+    stages are an endpoint's ``Creating``, ``Updating`` (UpdateEndpoint and
+    UpdateEndpointWeightsAndCapacities alike) and ``Deleting`` statuses (see :mod:`.endpoints`).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -59,6 +62,9 @@ class StageDurations(BaseModel):
     uploading: NonNegativeFloat = 5.0
     stopping: NonNegativeFloat = 5.0
     transform: NonNegativeFloat = 20.0
+    endpoint_creating: NonNegativeFloat = 30.0
+    endpoint_updating: NonNegativeFloat = 30.0
+    endpoint_deleting: NonNegativeFloat = 10.0
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,8 @@ named like SageMaker's:
 - ``/aws/sagemaker/TrainingJobs``: ``<job>/algo-<i>-<epoch seconds of TrainingStartTime>``
 - ``/aws/sagemaker/TransformJobs``: ``<job>/<instance id>-<epoch seconds of TransformStartTime>`` and,
   for the same instance, ``.../data-log`` with the batch transform agent's lines.
+- ``/aws/sagemaker/Endpoints/<endpoint>``: ``<variant>/<instance id>``, one stream per instance an
+  endpoint deployment starts (so an update that deploys a new fleet opens new streams).
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ from .lifecycle import Timeline
 
 TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 TRANSFORM_LOG_GROUP = "/aws/sagemaker/TransformJobs"
+ENDPOINT_LOG_GROUP_PREFIX = "/aws/sagemaker/Endpoints/"
+ENDPOINT_PING_SECONDS = 60.0
+"""How often an endpoint instance's log shows a health check once it is in service."""
 
 
 @dataclass(frozen=True)
@@ -242,6 +247,94 @@ def plan_transform_log(
             data = [line for line in data if line.timestamp_ms <= epoch_ms(cut)]
         plans += [container, data]
     return plans
+
+
+def endpoint_log_group(endpoint_name: str) -> str:
+    return f"{ENDPOINT_LOG_GROUP_PREFIX}{endpoint_name}"
+
+
+@dataclass(frozen=True)
+class HostedContainer:
+    """What an endpoint instance's log says about one container it runs."""
+
+    hostname: str
+    image: str | None
+    model_data_url: str | None
+
+
+@dataclass(frozen=True)
+class EndpointInstance:
+    """One instance of an endpoint's production variant, from start to end (all planned ahead).
+
+    An instance starts when a deployment (create, update or added capacity) starts, passes its health
+    check at ``ready`` (or fails it there, with ``failure``, and ends), and ends when it is replaced,
+    removed or the endpoint is deleted. ``end`` is filled in by the operation that ends it.
+    """
+
+    variant: str
+    instance_id: str
+    instance_type: str
+    model_name: str
+    containers: tuple[HostedContainer, ...]
+    start: datetime
+    ready: datetime
+    failure: str | None = None
+    end: datetime | None = None
+
+    @property
+    def stream(self) -> str:
+        return f"{self.variant}/{self.instance_id}"
+
+
+def plan_endpoint_instance_log(instance: EndpointInstance, pings: int) -> list[LogLine]:
+    """An instance's model server log: start, model loaded, health checks, then its error or shutdown.
+
+    After the instance is in service, one ``GET /ping`` line every :data:`ENDPOINT_PING_SECONDS` up to
+    ``pings`` lines, so a follower sees lines arrive while the plan stays finite.
+    """
+    start, ready = instance.start, instance.ready
+    stamp = start.strftime("%d/%b/%Y:%H:%M:%S +0000")
+    lines = [
+        LogLine(
+            epoch_ms(start),
+            f"[{stamp}] [INFO] Starting the model server on {instance.instance_id} ({instance.instance_type}) "
+            f"for production variant {instance.variant}",
+        )
+    ]
+    for container in instance.containers:
+        source = container.model_data_url or "no model data"
+        lines.append(
+            LogLine(
+                epoch_ms(start),
+                f"[{stamp}] [INFO] Container {container.hostname}: image {container.image or 'unknown'}, "
+                f"loading {source}",
+            )
+        )
+    loaded = start + (ready - start) / 2
+    lines.append(
+        LogLine(
+            epoch_ms(loaded),
+            f"[{loaded.strftime('%d/%b/%Y:%H:%M:%S +0000')}] [INFO] Model {instance.model_name} loaded; "
+            "listening at: unix:/tmp/gunicorn.sock",
+        )
+    )
+    if instance.failure is not None:
+        lines += [
+            LogLine(epoch_ms(ready), '169.254.178.2 - - "GET /ping HTTP/1.1" 500 - "-" "AHC/2.0"'),
+            LogLine(epoch_ms(ready), "Traceback (most recent call last):"),
+            LogLine(epoch_ms(ready), instance.failure),
+            LogLine(epoch_ms(ready), "[ERROR] The model server failed its health check; shutting down."),
+        ]
+        return lines
+    ping = '169.254.178.2 - - "GET /ping HTTP/1.1" 200 0 "-" "AHC/2.0"'
+    lines += [
+        LogLine(epoch_ms(ready + timedelta(seconds=ENDPOINT_PING_SECONDS * k)), ping) for k in range(max(1, pings))
+    ]
+    if instance.end is not None:
+        end_ms = epoch_ms(instance.end)
+        lines = [line for line in lines if line.timestamp_ms <= end_ms]
+        lines.append(LogLine(end_ms, "Received SIGTERM: shutting down the model server."))
+    return lines
 
 
 def _upper_snake(name: str) -> str:

@@ -1,11 +1,11 @@
 """What every SageMaker operation handler shares: request identity, the handler registry, JSON.
 
-A resource kind (training, tuning and transform jobs today; endpoints later) lives in its own module
-and registers one function per operation with :func:`sagemaker_operation`. A handler receives the
-simulator, a :class:`RequestContext` and the already validated request parameters, and returns the
-response as a dict (datetimes allowed) or :data:`PASS_TO_MOTO` to let moto answer instead. It raises
-:class:`~sagemaker_operator.simulator.errors.SageMakerError` for errors. The HTTP plumbing around it
-(parsing, validation, faults, counting, serialisation) lives in ``app.py`` and is written once.
+A resource kind (training, tuning and transform jobs; models, endpoint configurations, endpoints) lives
+in its own module and registers one function per operation with :func:`sagemaker_operation`. A handler
+receives the simulator, a :class:`RequestContext` and the already validated request parameters, and
+returns the response as a dict (datetimes allowed) or :data:`PASS_TO_MOTO` to let moto answer instead.
+It raises :class:`~sagemaker_operator.simulator.errors.SageMakerError` for errors. The HTTP plumbing
+around it (parsing, validation, faults, counting, serialisation) lives in ``app.py`` and is written once.
 """
 
 from __future__ import annotations

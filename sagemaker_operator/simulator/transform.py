@@ -2,8 +2,8 @@
 
 The lifecycle is planned in :mod:`.lifecycle` (``starting`` to provision the instances, ``transform``
 to work through the input, then Completed or Failed); logs go to ``/aws/sagemaker/TransformJobs``.
-The model a job names must exist in moto's SageMaker backend (``CreateModel`` against the simulator
-is served by moto), as SageMaker refuses a transform job for an unknown model.
+The model a job names must exist among the simulator's models (:mod:`.models`), as SageMaker refuses a
+transform job for an unknown model.
 
 One environment variable steers a simulated job (it reaches no real container, so it is safe to set):
 
@@ -30,32 +30,15 @@ from .logs import (
     plan_transform_log,
     transform_stream_names,
 )
+from .models import FAILURE_ENVIRONMENT_VARIABLE, find_model
 from .protocol import RequestContext, sagemaker_operation
 from .validation import operation_model
 
 if TYPE_CHECKING:
     from .core import Simulator
 
-FAILURE_ENVIRONMENT_VARIABLE = "SAGEMAKER_SIMULATOR_FAILURE_REASON"
-
 # Request members DescribeTransformJob echoes back: all those its response has, except Tags.
 _ECHOED = frozenset(operation_model("DescribeTransformJob").output_shape.members) - {"Tags"}
-
-
-def model_arn(region: str, account_id: str, name: str) -> str:
-    return f"arn:aws:sagemaker:{region}:{account_id}:model/{name.lower()}"
-
-
-def model_exists(account_id: str, region: str, name: str) -> bool:
-    """Whether moto's SageMaker backend (where CreateModel went) has this model."""
-    from moto.backends import get_backend
-    from moto.sagemaker.exceptions import ValidationError
-
-    try:
-        get_backend("sagemaker")[account_id][region].describe_model(name)
-    except ValidationError:
-        return False
-    return True
 
 
 @dataclass(eq=False)
@@ -174,9 +157,7 @@ def create_transform_job(sim: Simulator, context: RequestContext, params: dict[s
             "Job name must be unique within an AWS account and region, and a job with this name already "
             f"exists ({existing.arn})"
         )
-    model = params["ModelName"]
-    if not model_exists(context.account_id, context.region, model):
-        raise validation_error(f'Could not find model "{model_arn(context.region, context.account_id, model)}".')
+    find_model(sim, context, params["ModelName"])  # SageMaker refuses a job for an unknown model
     failure = (params.get("Environment") or {}).get(FAILURE_ENVIRONMENT_VARIABLE)
     job = TransformJob(
         name=name,

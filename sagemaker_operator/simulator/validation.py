@@ -31,6 +31,9 @@ ENFORCED_PATTERNS: set[str] = {
     "HyperParameterTrainingJobDefinitionName",
     "TransformJobName",
     "ModelName",
+    "EndpointName",
+    "EndpointConfigName",
+    "VariantName",
 }
 
 _MAX_REPORTED = 10  # SageMaker lists at most a handful of problems in one message.

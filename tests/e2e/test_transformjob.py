@@ -57,10 +57,22 @@ async def test_deleting_a_running_transform_job_stops_it(cluster: Cluster, sim: 
     assert described["TransformJobStatus"] in ("Stopping", "Stopped")
 
 
-async def test_a_missing_model_is_terminal_with_sagemakers_message(cluster: Cluster, sim: Sim) -> None:
-    await cluster.apply(transform_job("orphan", modelName="no-such-model"))
+async def test_a_missing_model_is_retried_until_the_model_exists(cluster: Cluster, sim: Sim) -> None:
+    """kubectl apply -f dir/ may create the job before its model: not an error to give up on."""
+    await cluster.apply(transform_job("early", modelName="late-model"))
     status = await cluster.status_when(
-        "orphan", lambda s: condition(s, "Terminal").get("status") == "True", "Terminal", BTJ
+        "early", lambda s: condition(s, "Synced").get("status") == "False", "Synced=False", BTJ
     )
-    assert "no-such-model" in condition(status, "Terminal")["message"]
-    assert sim.calls("CreateTransformJob") == 1
+    synced = condition(status, "Synced")
+    assert "late-model" in synced["message"] and "creating it is enough" in synced["message"]
+    assert condition(status, "Terminal").get("status") != "True"
+    await eventually(lambda: [e for e in cluster.events("early") if e["type"] == "Warning"], what="a Warning")
+
+    sim.client().create_model(
+        ModelName="late-model",
+        ExecutionRoleArn="arn:aws:iam::123456789012:role/service-role/AmazonSageMaker-ExecutionRole",
+        PrimaryContainer={"Image": "123456789012.dkr.ecr.us-west-2.amazonaws.com/sagemaker-xgboost:1.7-1"},
+    )
+    status = await cluster.status_when("early", lambda s: s.get("transformJobStatus") == "InProgress", "running", BTJ)
+    assert condition(status, "Synced")["status"] == "True"
+    assert sim.succeeded("CreateTransformJob") == 1

@@ -55,7 +55,17 @@ def sim() -> Simulator:
     """A simulator whose clock only moves when the test advances it."""
     return Simulator(
         clock=SimClock(speed=0),
-        durations=StageDurations(starting=2, downloading=2, training=6, uploading=2, stopping=2, transform=6),
+        durations=StageDurations(
+            starting=2,
+            downloading=2,
+            training=6,
+            uploading=2,
+            stopping=2,
+            transform=6,
+            endpoint_creating=4,
+            endpoint_updating=4,
+            endpoint_deleting=2,
+        ),
     )
 
 
@@ -176,7 +186,7 @@ MODEL_NAME = "xgboost-model"
 
 @pytest.fixture
 def model(sagemaker: Any) -> str:
-    """A SageMaker model for transform jobs, created through the simulator (moto serves CreateModel)."""
+    """A SageMaker model for transform jobs, created through the simulator (which owns models)."""
     sagemaker.create_model(
         ModelName=MODEL_NAME,
         ExecutionRoleArn=ROLE_ARN,
@@ -202,6 +212,38 @@ def transform_request(name: str, *, instances: int = 1, **overrides: Any) -> dic
         },
         "TransformOutput": {"S3OutputPath": "s3://my-bucket/batch/output", "AssembleWith": "Line"},
         "TransformResources": {"InstanceType": "ml.m5.large", "InstanceCount": instances},
+        "Tags": [{"Key": "team", "Value": "ml-platform"}],
+    }
+    request.update(overrides)
+    return request
+
+
+IMAGE = "123456789012.dkr.ecr.us-west-2.amazonaws.com/xgboost:1.7-1"
+
+
+def model_request(name: str, *, image: str = IMAGE, failure: str | None = None, **overrides: Any) -> dict[str, Any]:
+    """A CreateModel request for hosting; ``failure`` sets the simulator's failure switch in its Environment."""
+    container: dict[str, Any] = {"Image": image, "ModelDataUrl": f"s3://my-bucket/models/{name}/model.tar.gz"}
+    if failure is not None:
+        container["Environment"] = {"SAGEMAKER_SIMULATOR_FAILURE_REASON": failure}
+    request: dict[str, Any] = {
+        "ModelName": name,
+        "ExecutionRoleArn": ROLE_ARN,
+        "PrimaryContainer": container,
+        "Tags": [{"Key": "team", "Value": "ml-platform"}],
+    }
+    request.update(overrides)
+    return request
+
+
+def config_request(name: str, *variants: tuple[str, str, int], **overrides: Any) -> dict[str, Any]:
+    """A CreateEndpointConfig request with (variant name, model name, instance count) variants."""
+    request: dict[str, Any] = {
+        "EndpointConfigName": name,
+        "ProductionVariants": [
+            {"VariantName": variant, "ModelName": model, "InstanceType": "ml.m5.large", "InitialInstanceCount": count}
+            for variant, model, count in variants
+        ],
         "Tags": [{"Key": "team", "Value": "ml-platform"}],
     }
     request.update(overrides)

@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 
 from sagemaker_operator.simulator import Simulator
 
-from .conftest import ROLE_ARN, ClientFactory, training_request
+from .conftest import ClientFactory, training_request
 
 
 def error_of(raised: pytest.ExceptionInfo[ClientError]) -> tuple[str, str]:
@@ -193,13 +193,8 @@ def test_list_tags_paginates(sagemaker: Any) -> None:
 
 
 def test_tags_of_resources_the_simulator_does_not_own_reach_moto(sim: Simulator, sagemaker: Any) -> None:
-    model_arn = sagemaker.create_model(
-        ModelName="moto-model",
-        ExecutionRoleArn=ROLE_ARN,
-        PrimaryContainer={"Image": "123456789012.dkr.ecr.us-west-2.amazonaws.com/xgboost:1.7-1"},
-    )["ModelArn"]
-    sagemaker.add_tags(ResourceArn=model_arn, Tags=[{"Key": "owner", "Value": "moto"}])
-    assert {"Key": "owner", "Value": "moto"} in sagemaker.list_tags(ResourceArn=model_arn)["Tags"]
-    assert sagemaker.describe_model(ModelName="moto-model")["ModelArn"] == model_arn
+    experiment_arn = sagemaker.create_experiment(ExperimentName="moto-experiment")["ExperimentArn"]
+    sagemaker.add_tags(ResourceArn=experiment_arn, Tags=[{"Key": "owner", "Value": "moto"}])
+    assert {"Key": "owner", "Value": "moto"} in sagemaker.list_tags(ResourceArn=experiment_arn)["Tags"]
     assert sim.calls["sagemaker.AddTags"] == 1
-    assert sim.calls["sagemaker.CreateModel"] == 1
+    assert sim.calls["sagemaker.CreateExperiment"] == 1

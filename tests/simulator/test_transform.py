@@ -148,6 +148,16 @@ def test_a_model_created_through_the_simulator_is_usable(sagemaker: Any) -> None
     assert describe(sagemaker, "fresh")["ModelName"] == "fresh-model"
 
 
+def test_a_deleted_model_is_no_longer_usable(sim: Simulator, sagemaker: Any) -> None:
+    sagemaker.delete_model(ModelName="xgboost-model")
+    with pytest.raises(ClientError) as raised:
+        sagemaker.create_transform_job(**transform_request("too-late"))
+    assert error_of(raised) == (
+        "ValidationException",
+        'Could not find model "arn:aws:sagemaker:us-west-2:123456789012:model/xgboost-model".',
+    )
+
+
 def test_duplicate_name_is_resource_in_use(sagemaker: Any) -> None:
     arn = sagemaker.create_transform_job(**transform_request("twice"))["TransformJobArn"]
     with pytest.raises(ClientError) as raised:
@@ -263,6 +273,6 @@ def test_transform_calls_are_counted(sim: Simulator, sagemaker: Any) -> None:
     describe(sagemaker, "counted")
     sagemaker.list_transform_jobs()
     calls = sim.calls
-    assert calls["sagemaker.CreateModel"] == 1  # the model fixture, served by moto
+    assert calls["sagemaker.CreateModel"] == 1  # the model fixture
     assert (calls["sagemaker.CreateTransformJob"], calls["sagemaker.DescribeTransformJob"]) == (1, 1)
     assert calls["sagemaker.ListTransformJobs"] == 1
