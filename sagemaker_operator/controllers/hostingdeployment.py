@@ -405,7 +405,7 @@ async def step(d: Deployment) -> None:
             patch.status["failedGeneration"] = d.body["metadata"].get("generation")
             d.event("UpdateFailed", f"Update to {updating_to} failed, still serving {current}: {reason}", True)
             d.ready("False", "UpdateFailed", f"Still serving {current}; update to {updating_to} failed: {reason}")
-            await cleanup(d, current)
+            await cleanup(d, current, force=True)  # the failed config and its new models are not in use
             return
 
     if current != plan.config_name:
@@ -469,9 +469,9 @@ def observe(d: Deployment, described: Mapping[str, Any]) -> None:
     )
 
 
-async def cleanup(d: Deployment, current_config: str) -> None:
-    """Delete superseded configs and models, once per config the endpoint settles on."""
-    if d.status.get("cleanedUpFor") == current_config:
+async def cleanup(d: Deployment, current_config: str, *, force: bool = False) -> None:
+    """Delete superseded configs and models, once per config the endpoint settles on (or when forced)."""
+    if d.status.get("cleanedUpFor") == current_config and not force:
         return
     config = await errors.call(d.client, "DescribeEndpointConfig", EndpointConfigName=current_config)
     in_use = {current_config} | {v.get("ModelName", "") for v in config.get("ProductionVariants") or []}
