@@ -75,6 +75,13 @@ def _configure_logging(level: str) -> None:
     help="kopf peering name, to run several replicas (one active).",
 )
 @click.option(
+    "--priority",
+    envvar="SAGEMAKER_OPERATOR_PRIORITY",
+    type=int,
+    default=None,
+    help="Peering priority: the live replica with the highest works, the others wait (default: random).",
+)
+@click.option(
     "--kube-server",
     envvar="SAGEMAKER_OPERATOR_KUBE_SERVER",
     default=None,
@@ -94,6 +101,7 @@ def run(
     poll_interval: float,
     liveness_port: int,
     peering: str | None,
+    priority: int | None,
     kube_server: str | None,
     log_level: str,
 ) -> None:
@@ -110,6 +118,7 @@ def run(
             poll_interval=poll_interval,
             liveness_port=liveness_port or None,
             peering=peering,
+            priority=priority,
             kube_server=kube_server,
         )
     except pydantic.ValidationError as exc:
@@ -247,6 +256,14 @@ def demo(
         raise click.ClickException(str(exc)) from exc
     sys.exit(code)
 
+
+def _add_optional_commands() -> None:
+    from sagemaker_operator.iam import iam
+
+    main.add_command(iam)
+
+
+_add_optional_commands()
 
 if __name__ == "__main__":
     main()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -81,6 +82,8 @@ async def run(
         namespaces=list(settings.namespaces),
         standalone=settings.peering is None,
         peering_name=settings.peering,
+        # kopf pauses every replica that shares the top priority, so replicas must differ.
+        priority=settings.priority if settings.priority is not None else random.randint(1, 32767),
         liveness_endpoint=liveness,
         stop_flag=stop_flag,
         ready_flag=ready_flag,

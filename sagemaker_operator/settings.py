@@ -33,6 +33,7 @@ class OperatorSettings(BaseModel):
     kube_server: str | None = Field(None, description="Kubernetes API URL (otherwise in-cluster or kubeconfig)")
     liveness_port: int | None = Field(None, description="Serve /healthz on this port")
     peering: str | None = Field(None, description="kopf peering name for several replicas; None = standalone")
+    priority: int | None = Field(None, description="Peering priority; None = random when peering")
 
     @field_validator("sagemaker_endpoint")
     @classmethod
