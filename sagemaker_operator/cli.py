@@ -259,8 +259,10 @@ def demo(
 
 def _add_optional_commands() -> None:
     from sagemaker_operator.iam import iam
+    from sagemaker_operator.local.cli import local_train
 
     main.add_command(iam)
+    main.add_command(local_train)
 
 
 _add_optional_commands()

@@ -11,14 +11,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime
+import io
 import logging
 import os
+import tempfile
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-import boto3
 import kopf
 import yaml
 from lightkube import AsyncClient, KubeConfig
@@ -30,7 +31,6 @@ from lightkube.resources.core_v1 import Event
 from sagemaker_operator import GROUP, VERSION
 from sagemaker_operator.api import crds
 from sagemaker_operator.controllers.jobs import TERMINAL_STATUSES
-from sagemaker_operator.controllers.trainingjob import LOG_GROUP
 from sagemaker_operator.kube import login
 from sagemaker_operator.operator import running_beside
 from sagemaker_operator.settings import OperatorSettings
@@ -55,6 +55,7 @@ class KubeTarget:
     description: str
     connection: str | kopf.ConnectionInfo
     client: AsyncClient
+    kubeconfig_args: list[str]  # how kubectl (and kubectl smlogs) would reach the same cluster
 
 
 def load_sample(path: Path, fail_reason: str | None) -> dict[str, Any]:
@@ -79,19 +80,23 @@ async def kube_target(kubeconfig: str | None, context: str | None, namespace: st
         from sagemaker_operator.kube.emulator import serve_emulator
 
         async with serve_emulator(crds=[crds.crd(kind) for kind in crds.KINDS]) as kube:
-            config = KubeConfig.from_dict(
-                {
-                    "clusters": [{"name": "emulator", "cluster": {"server": str(kube.url)}}],
-                    "users": [{"name": "demo", "user": {"token": "demo"}}],
-                    "contexts": [{"name": "demo", "context": {"cluster": "emulator", "user": "demo"}}],
-                    "current-context": "demo",
-                }
-            )
-            client = AsyncClient(config=config, namespace=namespace)
-            try:
-                yield KubeTarget(f"in-process emulator at {kube.url} (no cluster used)", str(kube.url), client)
-            finally:
-                await client.close()
+            document = {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "emulator", "cluster": {"server": str(kube.url)}}],
+                "users": [{"name": "demo", "user": {"token": "demo"}}],
+                "contexts": [{"name": "demo", "context": {"cluster": "emulator", "user": "demo"}}],
+                "current-context": "demo",
+            }
+            client = AsyncClient(config=KubeConfig.from_dict(document), namespace=namespace)
+            with tempfile.TemporaryDirectory(prefix="sagemaker-demo-") as directory:
+                path = Path(directory) / "kubeconfig"
+                path.write_text(yaml.safe_dump(document))
+                try:
+                    description = f"in-process emulator at {kube.url} (no cluster used)"
+                    yield KubeTarget(description, str(kube.url), client, ["--kubeconfig", str(path)])
+                finally:
+                    await client.close()
         return
     try:
         connection = login.connection_info(kubeconfig, context)
@@ -100,8 +105,9 @@ async def kube_target(kubeconfig: str | None, context: str | None, namespace: st
     except (login.KubeconfigError, OSError, KeyError) as exc:
         raise DemoError(f"cannot use the kubeconfig: {exc}") from exc
     client = AsyncClient(config=single, namespace=namespace)
+    args = [*(["--kubeconfig", kubeconfig] if kubeconfig else []), *(["--context", context] if context else [])]
     try:
-        yield KubeTarget(f"cluster {connection.server} (kubeconfig)", connection, client)
+        yield KubeTarget(f"cluster {connection.server} (kubeconfig)", connection, client, args)
     finally:
         await client.close()
 
@@ -224,20 +230,20 @@ async def print_events(client: AsyncClient, resource: dict[str, Any], echo: Echo
         echo("{:<8} {:<18} {}".format(event.type or "", event.reason or "", event.message or ""))
 
 
-def print_logs(endpoint: str, region: str, job_name: str, echo: Echo) -> int:
-    """The job's CloudWatch log lines, per host, as `kubectl smlogs` will show them."""
-    logs = boto3.client("logs", endpoint_url=endpoint, region_name=region)
-    streams = logs.describe_log_streams(logGroupName=LOG_GROUP, logStreamNamePrefix=f"{job_name}/")["logStreams"]
-    count = 0
-    for stream in sorted(streams, key=lambda s: s["logStreamName"]):
-        host = stream["logStreamName"].split("/", 1)[1].rsplit("-", 1)[0]
-        events = logs.get_log_events(logGroupName=LOG_GROUP, logStreamName=stream["logStreamName"], startFromHead=True)[
-            "events"
-        ]
-        for event in events:
-            echo(f"[{host}] {event['message']}")
-            count += 1
-    return count
+async def print_logs(kube: KubeTarget, kind: str, name: str, namespace: str, host: str | None, echo: Echo) -> None:
+    """Run `kubectl smlogs` itself (the plugin's code) against the same cluster and simulator."""
+    from kubectl_plugin import smlogs
+
+    shown = [kind, name, *(["-n", namespace] if namespace != "default" else []), *(["-p", host] if host else [])]
+    echo(f"$ kubectl smlogs {' '.join(shown)}")
+    argv = [*shown, "-n", namespace, *kube.kubeconfig_args]
+    out, err = io.StringIO(), io.StringIO()
+    # The plugin is synchronous; in a thread, it can call the emulator this event loop serves.
+    code = await asyncio.to_thread(smlogs.run, argv, out, err)
+    for line in out.getvalue().splitlines():
+        echo(line)
+    if code != 0 and err.getvalue():
+        echo(err.getvalue().rstrip())
 
 
 async def wait_deleted(client: AsyncClient, resource: Any, name: str, timeout: float = 30) -> None:
@@ -301,8 +307,9 @@ async def run_demo(
                     await print_events(kube.client, final, echo)
                     logged = view.logged_job(status)
                     if logged:
-                        echo(f"\nLog lines of training job {logged} (CloudWatch Logs {LOG_GROUP}):")
-                        print_logs(simulator.url, region, logged, echo)
+                        echo("")
+                        host = logged if view is TUNING_VIEW else None  # a tuning job: the best trial only
+                        await print_logs(kube, kind, name, namespace, host, echo)
                     for line in view.summary(status):
                         echo(f"\n{line}")
                     if status.get("failureReason"):

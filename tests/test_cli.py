@@ -126,3 +126,7 @@ async def test_run_command_reconciles_and_serves_its_health_endpoint(tmp_path: P
                 code = await asyncio.wait_for(process.wait(), timeout=30)
                 stderr = (await process.stderr.read()).decode() if process.stderr else ""
             assert code == 0, stderr
+
+
+def test_every_documented_command_is_registered() -> None:
+    assert set(main.commands) >= {"run", "crds", "simulate", "demo", "iam", "local-train"}

@@ -118,4 +118,4 @@ async def test_tuning_demo_shows_counters_moving_and_the_best_trial() -> None:
     assert completed[-1] == 10 and len(set(completed)) > 2, rows
     assert "NewBestTrainingJob" in output
     assert "Best training job: xgboost-mnist-hpo-" in output
-    assert "[algo-1] [0]#011train-merror" in output, "the best trial's log lines are shown"
+    assert "/algo-1] [0]#011train-merror" in output, "the best trial's log lines are shown"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sagemaker_operator.api.common import Kind, ResourceStatus
+from sagemaker_operator.local.spec import crd_schema as fallback_schema
 
 
 class TrainingJobStatus(ResourceStatus):
@@ -31,6 +32,7 @@ TRAINING_JOB = Kind(
     name_max_length=63,
     status_model=TrainingJobStatus,
     description="A SageMaker training job, submitted once and followed until it ends.",
+    extra_spec={"fallback": fallback_schema()},
     status_shapes={
         "debugRuleEvaluationStatuses": ("DescribeTrainingJob", "DebugRuleEvaluationStatuses"),
         "secondaryStatusTransitions": ("DescribeTrainingJob", "SecondaryStatusTransitions"),

@@ -1,0 +1,10 @@
+"""``kubectl smlogs``: the CloudWatch logs of SageMaker jobs managed by the operator, from kubectl.
+
+Modules, in the order a run goes through them: :mod:`.smlogs` (the command line), :mod:`.kinds`
+(the four resource kinds), :mod:`.resolve` (the custom resource, through the Kubernetes API, to the
+SageMaker name, region and endpoint), :mod:`.cloudwatch` (CloudWatch Logs calls, retries and their
+errors), :mod:`.reader` (per-stream cursors and the time-ordered merge) and :mod:`.session` (one
+read, or following until the job ends).
+"""
+
+__version__ = "0.1.0"

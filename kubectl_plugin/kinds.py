@@ -1,0 +1,165 @@
+"""The four resource kinds whose logs ``kubectl smlogs`` shows, and what it reads from each.
+
+A kind says where its SageMaker name and status live in the custom resource, where SageMaker writes
+its logs, and which statuses end it (with the exit code each maps to). The field names are the
+project's (and the Go operator's), so resources written by either operator resolve the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import ExitCode, SmlogsError
+
+GROUP = "sagemaker.aws.amazon.com"
+VERSION = "v1"
+
+TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+TRANSFORM_LOG_GROUP = "/aws/sagemaker/TransformJobs"
+ENDPOINT_LOG_GROUP_PREFIX = "/aws/sagemaker/Endpoints/"
+
+_JOB_OUTCOMES: Mapping[str, ExitCode] = {
+    "Completed": ExitCode.OK,
+    "Failed": ExitCode.FAILED,
+    "Stopped": ExitCode.STOPPED,
+}
+
+
+@dataclass(frozen=True)
+class Child:
+    """A training job a tuning job started, as its ``status.trainingJobs`` lists it."""
+
+    name: str
+    status: str | None = None
+
+
+@dataclass(frozen=True)
+class View:
+    """What the plugin needs from one reading of a custom resource."""
+
+    sagemaker_name: str | None
+    """The SageMaker job (or endpoint) name; None until the operator has submitted it."""
+    status: str | None
+    region: str | None
+    endpoint: str | None
+    """The SageMaker endpoint URL the operator used (or the spec asks for); None for AWS's default."""
+    children: tuple[Child, ...] | None = None
+    """Tuning jobs only: the training jobs it started, or None when the status does not list them."""
+    failure_reason: str | None = None
+    refused: str | None = None
+    """The message of a ``Terminal=True`` condition: SageMaker refused the spec, nothing will run."""
+
+
+@dataclass(frozen=True)
+class Kind:
+    kind: str
+    plural: str
+    short: str
+    noun: str
+    """How messages call the SageMaker side: "training job", "endpoint"."""
+    name_field: str
+    """The status field holding the SageMaker name."""
+    status_field: str
+    outcomes: Mapping[str, ExitCode]
+    """Statuses after which nothing more is logged, and the exit code of ``-f`` for each."""
+
+    @property
+    def singular(self) -> str:
+        return self.kind.lower()
+
+    @property
+    def aliases(self) -> frozenset[str]:
+        names = {self.singular, self.plural, self.short}
+        return frozenset(names | {f"{name}.{GROUP}" for name in names})
+
+    def outcome(self, status: str | None) -> ExitCode | None:
+        """The exit code if ``status`` is final, None while the job can still log."""
+        return self.outcomes.get(status or "")
+
+    def view(self, obj: Mapping[str, Any]) -> View:
+        spec = _mapping(obj.get("spec"))
+        status = _mapping(obj.get("status"))
+        children = None
+        if self is TUNING_JOB and isinstance(status.get("trainingJobs"), list):
+            children = tuple(
+                Child(str(item["trainingJobName"]), _str(item.get("trainingJobStatus")))
+                for item in status["trainingJobs"]
+                if isinstance(item, Mapping) and item.get("trainingJobName")
+            )
+        return View(
+            sagemaker_name=_str(status.get(self.name_field)),
+            status=_str(status.get(self.status_field)),
+            region=_str(status.get("region")) or _str(spec.get("region")),
+            endpoint=_str(status.get("sageMakerEndpoint")) or _str(spec.get("sageMakerEndpoint")),
+            children=children,
+            failure_reason=_str(status.get("failureReason")),
+            refused=_refusal(status.get("conditions")),
+        )
+
+
+TRAINING_JOB = Kind(
+    "TrainingJob",
+    "trainingjobs",
+    "tj",
+    "training job",
+    "sageMakerTrainingJobName",
+    "trainingJobStatus",
+    _JOB_OUTCOMES,
+)
+TUNING_JOB = Kind(
+    "HyperparameterTuningJob",
+    "hyperparametertuningjobs",
+    "hpo",
+    "hyperparameter tuning job",
+    "sageMakerHyperParameterTuningJobName",
+    "hyperParameterTuningJobStatus",
+    _JOB_OUTCOMES,
+)
+TRANSFORM_JOB = Kind(
+    "BatchTransformJob",
+    "batchtransformjobs",
+    "btj",
+    "transform job",
+    "sageMakerTransformJobName",
+    "transformJobStatus",
+    _JOB_OUTCOMES,
+)
+HOSTING_DEPLOYMENT = Kind(
+    "HostingDeployment",
+    "hostingdeployments",
+    "hd",
+    "endpoint",
+    "endpointName",
+    "endpointStatus",
+    # An endpoint never completes: -f follows it until Ctrl-C, or until it fails or is deleted.
+    {"Failed": ExitCode.FAILED},
+)
+
+KINDS = (TRAINING_JOB, TUNING_JOB, TRANSFORM_JOB, HOSTING_DEPLOYMENT)
+
+
+def kind_named(name: str) -> Kind:
+    """The kind for a singular, plural or short name, any case; a usage error otherwise."""
+    wanted = name.strip().lower()
+    for kind in KINDS:
+        if wanted in kind.aliases:
+            return kind
+    known = ", ".join(f"{k.singular} ({k.short})" for k in KINDS)
+    raise SmlogsError(f"unknown kind {name!r}: use one of {known}", ExitCode.USAGE)
+
+
+def _refusal(conditions: Any) -> str | None:
+    for condition in conditions if isinstance(conditions, list) else []:
+        if isinstance(condition, Mapping) and condition.get("type") == "Terminal" and condition.get("status") == "True":
+            return str(condition.get("message") or condition.get("reason") or "refused")
+    return None
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _str(value: Any) -> str | None:
+    return str(value) if value not in (None, "") else None
