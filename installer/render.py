@@ -144,6 +144,11 @@ def generate(installer: Path, crds_dir: Path, kubectl: str | None) -> None:
     )
 
     _set_line(k / "base" / "kustomization.yaml", r"(\s+newTag: ).*", rf'\g<1>"{__version__}"')
+    _set_line(
+        k / "base" / "kustomization.yaml",
+        r"(\s+- SAGEMAKER_OPERATOR_IMAGE=sagemaker-operator:).*",
+        rf"\g<1>{__version__}",
+    )
     chart = installer / "helm" / "sagemaker-operator" / "Chart.yaml"
     _set_line(chart, r"(version: ).*", rf"\g<1>{__version__}")
     _set_line(chart, r"(appVersion: ).*", rf'\g<1>"{__version__}"')

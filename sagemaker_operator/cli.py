@@ -82,6 +82,21 @@ def _configure_logging(level: str) -> None:
     help="Peering priority: the live replica with the highest works, the others wait (default: random).",
 )
 @click.option(
+    "--default-backend",
+    envvar="SAGEMAKER_OPERATOR_DEFAULT_BACKEND",
+    type=click.Choice(["sagemaker", "local"]),
+    default="sagemaker",
+    show_default=True,
+    help="Where TrainingJobs run unless spec.fallback.backend or the backend annotation says "
+    "(local: TensorFlow distributed training in Pods).",
+)
+@click.option(
+    "--helper-image",
+    envvar="SAGEMAKER_OPERATOR_IMAGE",
+    default=None,
+    help="The operator's own image, used by fallback Pods to fetch inputs and upload the model.",
+)
+@click.option(
     "--kube-server",
     envvar="SAGEMAKER_OPERATOR_KUBE_SERVER",
     default=None,
@@ -102,6 +117,8 @@ def run(
     liveness_port: int,
     peering: str | None,
     priority: int | None,
+    default_backend: str,
+    helper_image: str | None,
     kube_server: str | None,
     log_level: str,
 ) -> None:
@@ -119,7 +136,9 @@ def run(
             liveness_port=liveness_port or None,
             peering=peering,
             priority=priority,
+            default_backend=default_backend,
             kube_server=kube_server,
+            **({"helper_image": helper_image} if helper_image else {}),
         )
     except pydantic.ValidationError as exc:
         raise click.UsageError(_first_error(exc)) from exc

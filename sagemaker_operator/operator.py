@@ -74,6 +74,8 @@ async def run(
 ) -> None:
     """Run the operator as a program (``sagemaker-operator run``) until ``stop_flag`` is set."""
     context = OperatorContext.from_settings(settings)
+    if settings.kube_server:
+        context.kube_config = kube_config_for(settings.kube_server)
     liveness = f"http://0.0.0.0:{settings.liveness_port}/healthz" if settings.liveness_port else None
     await kopf.operator(
         registry=build_registry(settings),
@@ -89,6 +91,7 @@ async def run(
         ready_flag=ready_flag,
         memo=kopf.Memo(ctx=context),
     )
+    await context.aclose()
 
 
 @contextlib.asynccontextmanager
@@ -101,13 +104,32 @@ async def running_beside(
     and nothing else in the loop.
     """
     context = context or OperatorContext.from_settings(settings)
+    if isinstance(kube, str) and context.kube_config is None:
+        context.kube_config = kube_config_for(kube)
     kopf_settings = build_kopf_settings(settings)
     kopf_settings.scanning.disabled = True  # the CRDs are known to be installed
-    async with run_operator(
-        kube,
-        registry=build_registry(settings, login=False),
-        settings=kopf_settings,
-        namespaces=settings.namespaces,
-        memo=kopf.Memo(ctx=context),
-    ):
-        yield context
+    try:
+        async with run_operator(
+            kube,
+            registry=build_registry(settings, login=False),
+            settings=kopf_settings,
+            namespaces=settings.namespaces,
+            memo=kopf.Memo(ctx=context),
+        ):
+            yield context
+    finally:
+        await context.aclose()
+
+
+def kube_config_for(server: str) -> Any:
+    """A lightkube config for an API server reached by URL alone (the emulator, `run --kube-server`)."""
+    from lightkube import KubeConfig
+
+    return KubeConfig.from_dict(
+        {
+            "clusters": [{"name": "api", "cluster": {"server": server}}],
+            "users": [{"name": "operator", "user": {"token": "operator"}}],
+            "contexts": [{"name": "api", "context": {"cluster": "api", "user": "operator"}}],
+            "current-context": "api",
+        }
+    )

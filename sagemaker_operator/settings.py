@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from sagemaker_operator import __version__
 from sagemaker_operator.aws import errors
 from sagemaker_operator.aws.clients import ClientFactory
 from sagemaker_operator.aws.sync import PerJobPolling, StatusSource
@@ -34,6 +35,13 @@ class OperatorSettings(BaseModel):
     liveness_port: int | None = Field(None, description="Serve /healthz on this port")
     peering: str | None = Field(None, description="kopf peering name for several replicas; None = standalone")
     priority: int | None = Field(None, description="Peering priority; None = random when peering")
+    default_backend: Literal["sagemaker", "local"] = Field(
+        "sagemaker", description="Where a TrainingJob runs unless its spec or annotation says (local: in-cluster TF)"
+    )
+    helper_image: str = Field(
+        default_factory=lambda: os.environ.get("SAGEMAKER_OPERATOR_IMAGE") or f"sagemaker-operator:{__version__}",
+        description="The operator's own image, run by fallback pods to fetch inputs and upload the model",
+    )
 
     @field_validator("sagemaker_endpoint")
     @classmethod
@@ -50,8 +58,24 @@ class OperatorContext:
     settings: OperatorSettings
     clients: ClientFactory
     status_source: StatusSource
+    kube_config: Any = None  # a lightkube KubeConfig; None: in-cluster, else the kubeconfig
+    _kube_client: Any = None
     _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
     _memory: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def kube(self) -> Any:
+        """An async Kubernetes client (lightkube) for the objects the operator creates itself (fallback Pods)."""
+        if self._kube_client is None:
+            from lightkube import AsyncClient, KubeConfig
+
+            config = self.kube_config or KubeConfig.from_env()
+            self._kube_client = AsyncClient(config=config, field_manager="sagemaker-operator")
+        return self._kube_client
+
+    async def aclose(self) -> None:
+        if self._kube_client is not None:
+            await self._kube_client.close()
+            self._kube_client = None
 
     def lock(self, key: str) -> asyncio.Lock:
         """One lock per resource, so its timer and its event handlers never act at the same time."""

@@ -21,6 +21,9 @@ class TrainingJobStatus(ResourceStatus):
     # Filled from DescribeTrainingJob (see status_shapes below).
     debugRuleEvaluationStatuses: list[dict[str, Any]] = []
     secondaryStatusTransitions: list[dict[str, Any]] = []
+    # Where the job runs: "sagemaker", or "local" (TensorFlow distributed training in the cluster), and why.
+    backend: str | None = None
+    backendReason: str | None = None
 
 
 TRAINING_JOB = Kind(
@@ -42,6 +45,7 @@ TRAINING_JOB = Kind(
         {"name": "Secondary-Status", "type": "string", "jsonPath": ".status.secondaryStatus"},
         {"name": "Creation-Time", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
         {"name": "Sagemaker-Job-Name", "type": "string", "jsonPath": ".status.sageMakerTrainingJobName"},
+        {"name": "Backend", "type": "string", "priority": 1, "jsonPath": ".status.backend"},
         {
             "name": "Reason",
             "type": "string",

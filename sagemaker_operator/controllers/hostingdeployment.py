@@ -41,7 +41,7 @@ from sagemaker_operator.api.hosting import DESCRIBE_ENDPOINT, HOSTING_DEPLOYMENT
 from sagemaker_operator.aws import errors, naming, ownership, urls
 from sagemaker_operator.aws.errors import AWSError, ErrorKind
 from sagemaker_operator.aws.sync import JobRef
-from sagemaker_operator.controllers.jobs import set_conditions, synced, terminal
+from sagemaker_operator.controllers.status import set_conditions, synced, terminal
 from sagemaker_operator.settings import OperatorContext
 
 BUSY = frozenset({"Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting"})

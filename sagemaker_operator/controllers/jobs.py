@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Protocol
 
 import kopf
 
@@ -36,12 +36,25 @@ from sagemaker_operator.api.common import (
 from sagemaker_operator.aws import errors, naming, ownership
 from sagemaker_operator.aws.errors import AWSError, ErrorKind
 from sagemaker_operator.aws.sync import JobRef
+from sagemaker_operator.controllers.status import set_conditions, synced, terminal
+from sagemaker_operator.local.spec import BackendChoice, FallbackError
 from sagemaker_operator.settings import OperatorContext
 
 TERMINAL_STATUSES = frozenset({"Completed", "Failed", "Stopped"})
 # (context, job, Describe answer, current status) -> more status fields.
 ExtraStatus = Callable[[OperatorContext, JobRef, Mapping[str, Any], Mapping[str, Any]], Awaitable[dict[str, Any]]]
 TRANSITIONS_FIELD = "secondaryStatusTransitions"  # status field mirroring SecondaryStatusTransitions
+
+
+class Alternate(Protocol):
+    """Another place a job can run (the TensorFlow fallback for TrainingJobs): chosen at submission."""
+
+    def runs_locally(self, status: Mapping[str, Any]) -> bool: ...
+    def choose(self, body: kopf.Body, ctx: OperatorContext) -> BackendChoice: ...
+    def on_capacity_error(self, body: kopf.Body, code: str | None, message: str | None) -> BackendChoice | None: ...
+    async def start(self, body: kopf.Body, patch: kopf.Patch, ctx: OperatorContext, choice: BackendChoice) -> None: ...
+    async def sync(self, body: kopf.Body, patch: kopf.Patch, ctx: OperatorContext) -> None: ...
+    async def stop(self, body: kopf.Body, ctx: OperatorContext) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -69,6 +82,7 @@ class JobKind:
     # False for resources without a lifecycle of their own (Model, EndpointConfig): created once, deleted on
     # delete (stop_operation is then the Delete*), never polled.
     lifecycle: bool = True
+    alternate: Alternate | None = None
 
     def ref(self, name: str, region: str, endpoint: str | None) -> JobRef:
         return JobRef(self.describe_operation, self.api.name_member, name, region, endpoint)
@@ -105,25 +119,6 @@ def build_request(job: JobKind, spec: Mapping[str, Any], meta: Mapping[str, Any]
     return request
 
 
-def set_conditions(patch: kopf.Patch, status: Mapping[str, Any], meta: Mapping[str, Any], *updates: Condition) -> None:
-    current = patch.status.get("conditions") or status.get("conditions") or []
-    patch.status["conditions"] = merge_conditions(current, updates, meta.get("generation"))
-    patch.status["observedGeneration"] = meta.get("generation")
-
-
-def synced(ok: bool, reason: str = "", message: str = "") -> Condition:
-    return Condition(
-        type=ConditionType.SYNCED,
-        status="True" if ok else "False",
-        reason=reason or "Synced",
-        message=message,
-    )
-
-
-def terminal(on: bool, reason: str = "", message: str = "") -> Condition:
-    return Condition(type=ConditionType.TERMINAL, status="True" if on else "False", reason=reason, message=message)
-
-
 def record_failure(
     body: kopf.Body, patch: kopf.Patch, exc: AWSError, retry: int, ctx: OperatorContext, doing: str
 ) -> NoReturn:
@@ -156,7 +151,7 @@ async def find_owned(job: JobKind, ctx: OperatorContext, target: Target, uid: st
 
 
 def is_submitted(job: JobKind, status: Mapping[str, Any]) -> bool:
-    return bool(status.get(job.arn_status_field))
+    return bool(status.get(job.arn_status_field)) or bool(job.alternate and job.alternate.runs_locally(status))
 
 
 # --------------------------------------------------------------------------- handlers
@@ -166,6 +161,15 @@ async def submit(job: JobKind, body: kopf.Body, patch: kopf.Patch, retry: int, c
     spec, meta, status = body["spec"], body["metadata"], body.get("status") or {}
     if is_submitted(job, status):
         return
+    if job.alternate:
+        try:
+            choice = job.alternate.choose(body, ctx)
+        except FallbackError as exc:
+            record_failure(body, patch, AWSError(ErrorKind.TERMINAL, "InvalidSpec", str(exc)), retry, ctx, "Choosing")
+        if choice.is_local:
+            await job.alternate.start(body, patch, ctx, choice)
+            return
+        patch.status["backend"], patch.status["backendReason"] = choice.backend.value, choice.reason
     target = Target.of(job, ctx, spec, meta)
     patch.status["region"] = target.region
     patch.status["sageMakerEndpoint"] = target.endpoint
@@ -177,6 +181,10 @@ async def submit(job: JobKind, body: kopf.Body, patch: kopf.Patch, retry: int, c
         response = await errors.call(target.client(ctx), job.api.create_operation, **request)
         arn, how = response[job.arn_key], "Created"
     except AWSError as exc:
+        fallback = job.alternate.on_capacity_error(body, exc.code, exc.message) if job.alternate else None
+        if job.alternate and fallback:
+            await job.alternate.start(body, patch, ctx, fallback)
+            return
         if exc.kind is not ErrorKind.IN_USE:
             record_failure(body, patch, exc, retry, ctx, f"Creating the SageMaker {job.noun}")
         try:
@@ -220,6 +228,9 @@ async def sync(job: JobKind, body: kopf.Body, patch: kopf.Patch, ctx: OperatorCo
     status, meta = body.get("status") or {}, body["metadata"]
     if not is_submitted(job, status) or meta.get("deletionTimestamp"):
         return
+    if job.alternate and job.alternate.runs_locally(status):
+        await job.alternate.sync(body, patch, ctx)
+        return
     if status.get(job.status_field) in TERMINAL_STATUSES and is_true(status, ConditionType.SYNCED):
         return  # final state recorded: nothing will change any more
     ref = job.ref(
@@ -237,6 +248,12 @@ async def sync(job: JobKind, body: kopf.Body, patch: kopf.Patch, ctx: OperatorCo
         set_conditions(patch, status, meta, synced(False, exc.code, message))
         patch.status["additional"] = message
         return
+    if job.alternate and described and described.get(job.status_key) == "Failed":
+        # SageMaker accepted the job but could not get capacity for it: run it in the cluster if opted in.
+        choice = job.alternate.on_capacity_error(body, None, described.get("FailureReason"))
+        if choice:
+            await job.alternate.start(body, patch, ctx, choice)
+            return
     if described is None:
         message = f"SageMaker has no {job.noun} named {ref.name} in {ref.region} any more"
         if is_true(status, ConditionType.SYNCED):
@@ -335,6 +352,9 @@ async def stop(job: JobKind, body: kopf.Body, retry: int, ctx: OperatorContext) 
             reason="Retained",
             message=f"Deletion policy is retain: SageMaker {job.noun} {name} is left as is",
         )
+        return
+    if job.alternate and job.alternate.runs_locally(status):
+        await job.alternate.stop(body, ctx)
         return
     if status.get(job.status_field) in TERMINAL_STATUSES:
         return

@@ -8,6 +8,7 @@ from typing import Any
 from sagemaker_operator.api.shapes import response_member
 from sagemaker_operator.api.trainingjob import TRAINING_JOB
 from sagemaker_operator.aws.urls import cloudwatch_log_url
+from sagemaker_operator.controllers.fallback import IN_CLUSTER
 from sagemaker_operator.controllers.jobs import TRANSITIONS_FIELD, JobKind
 
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
@@ -44,4 +45,5 @@ TRAINING = JobKind(
     status_fields=_status_fields,
     progress_message=_progress_message,
     secondary_key="SecondaryStatus",
+    alternate=IN_CLUSTER,
 )

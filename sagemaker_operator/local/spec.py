@@ -79,7 +79,10 @@ class FallbackSpec(BaseModel):
         description="TensorFlow distribution: 'multi-worker-mirrored' or 'parameter-server' (chief, workers, ps).",
     )
     workers: int | None = Field(
-        None, ge=1, le=64, description="Worker replicas. Default: resourceConfig.instanceCount."
+        None,
+        ge=1,
+        le=64,
+        description="Worker replicas (parameter-server: besides the chief). Default: resourceConfig.instanceCount.",
     )
     parameterServers: int | None = Field(
         None, ge=0, le=16, description="Parameter servers (parameter-server strategy only). Default: 1."
