@@ -82,6 +82,23 @@ def _configure_logging(level: str) -> None:
     help="Peering priority: the live replica with the highest works, the others wait (default: random).",
 )
 @click.option(
+    "--status-sync",
+    envvar="SAGEMAKER_OPERATOR_STATUS_SYNC",
+    type=click.Choice(["batched", "per-job"]),
+    default="batched",
+    show_default=True,
+    help="batched: one List per region and poll interval finds the jobs that changed, only those are "
+    "described; per-job: one Describe per job and interval (the Go operator's and ACK's way).",
+)
+@click.option(
+    "--sagemaker-rate",
+    envvar="SAGEMAKER_OPERATOR_SAGEMAKER_RATE",
+    type=float,
+    default=10.0,
+    show_default=True,
+    help="Status calls per second per region at most; halved while SageMaker throttles.",
+)
+@click.option(
     "--default-backend",
     envvar="SAGEMAKER_OPERATOR_DEFAULT_BACKEND",
     type=click.Choice(["sagemaker", "local"]),
@@ -117,6 +134,8 @@ def run(
     liveness_port: int,
     peering: str | None,
     priority: int | None,
+    status_sync: str,
+    sagemaker_rate: float,
     default_backend: str,
     helper_image: str | None,
     kube_server: str | None,
@@ -137,6 +156,8 @@ def run(
             peering=peering,
             priority=priority,
             default_backend=default_backend,
+            status_sync=status_sync,
+            sagemaker_rate=sagemaker_rate,
             kube_server=kube_server,
             **({"helper_image": helper_image} if helper_image else {}),
         )

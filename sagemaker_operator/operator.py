@@ -27,6 +27,11 @@ JOB_KINDS = (TRAINING, TUNING, TRANSFORM)
 CREATED_ONCE_KINDS = (MODEL_KIND, ENDPOINT_CONFIG_KIND)
 
 
+def check_interval(settings: OperatorSettings) -> float:
+    """How often each resource's timer looks at its job (see OperatorContext.check_interval)."""
+    return min(5.0, settings.poll_interval) if settings.status_sync == "batched" else settings.poll_interval
+
+
 def build_registry(settings: OperatorSettings, *, login: bool = True) -> kopf.OperatorRegistry:
     """A fresh registry per operator instance (tests run several, one after another).
 
@@ -35,8 +40,8 @@ def build_registry(settings: OperatorSettings, *, login: bool = True) -> kopf.Op
     """
     registry = kopf.OperatorRegistry()
     for job in (*JOB_KINDS, *CREATED_ONCE_KINDS):
-        jobs.register(registry, job, settings.poll_interval)
-    hostingdeployment.register(registry, settings.poll_interval)
+        jobs.register(registry, job, check_interval(settings))
+    hostingdeployment.register(registry, check_interval(settings))
     if not login:
         return registry
 

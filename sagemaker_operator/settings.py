@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sagemaker_operator import __version__
 from sagemaker_operator.aws import errors
 from sagemaker_operator.aws.clients import ClientFactory
-from sagemaker_operator.aws.sync import PerJobPolling, StatusSource
+from sagemaker_operator.aws.sync import BatchedSync, Budgets, PerJobPolling, StatusSource
 
 
 def default_region() -> str:
@@ -25,7 +25,15 @@ class OperatorSettings(BaseModel):
     region: str = Field(default_factory=default_region, description="Region for resources without spec.region")
     sagemaker_endpoint: str | None = Field(None, description="SageMaker endpoint URL override")
     namespaces: tuple[str, ...] = Field((), description="Namespaces to serve; empty means cluster-wide")
-    poll_interval: float = Field(15.0, gt=0, description="Seconds between status checks of a running job")
+    poll_interval: float = Field(
+        15.0, gt=0, description="Seconds between status checks: one List per region (batched) or one Describe per job"
+    )
+    status_sync: Literal["batched", "per-job"] = Field(
+        "batched", description="batched: one List per region and interval finds changes; per-job: Describe each job"
+    )
+    sagemaker_rate: float = Field(
+        10.0, gt=0, description="Budget of status calls per second per region (halved while SageMaker throttles)"
+    )
     status_heartbeat: float = Field(300.0, gt=0, description="Refresh lastCheckTime at least this often")
     aws_max_attempts: int = Field(5, ge=1, description="botocore attempts per call (standard retry mode)")
     retry_base_delay: float = Field(5.0, gt=0, description="First delay before a failed step is retried")
@@ -92,7 +100,13 @@ class OperatorContext:
     @classmethod
     def from_settings(cls, settings: OperatorSettings) -> OperatorContext:
         clients = ClientFactory(settings.region, settings.sagemaker_endpoint, max_attempts=settings.aws_max_attempts)
-        return cls(settings=settings, clients=clients, status_source=PerJobPolling(clients))
+        budgets = Budgets(settings.sagemaker_rate)
+        source: StatusSource
+        if settings.status_sync == "batched":
+            source = BatchedSync(clients, interval=settings.poll_interval, budgets=budgets)
+        else:
+            source = PerJobPolling(clients, budgets)
+        return cls(settings=settings, clients=clients, status_source=source)
 
     def backoff(self, attempt: int) -> float:
         return errors.backoff(attempt, base=self.settings.retry_base_delay, cap=self.settings.retry_max_delay)

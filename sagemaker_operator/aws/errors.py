@@ -32,7 +32,7 @@ class ErrorKind(enum.Enum):
     IN_USE = "in-use"  # the name is taken (maybe by ourselves, before a restart)
 
 
-_THROTTLING = {
+THROTTLING_CODES = {
     "Throttling",
     "ThrottlingException",
     "ThrottledException",
@@ -122,7 +122,7 @@ def classify(exc: BaseException, operation: str = "") -> AWSError:
 
 
 def _kind_of(code: str, message: str, status: int) -> ErrorKind:
-    if code in _THROTTLING or code in _TRANSIENT or status >= 500:
+    if code in THROTTLING_CODES or code in _TRANSIENT or status >= 500:
         return ErrorKind.RETRYABLE
     if code in _ACCESS or status == 403:
         return ErrorKind.ACCESS

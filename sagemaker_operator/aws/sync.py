@@ -1,18 +1,31 @@
 """How the operator learns a SageMaker job's current state: one interface, swappable strategies.
 
-Controllers only ever ask ``await source.observe(ref)``. ``PerJobPolling`` answers with one
-Describe call per ask (the Go operator's and ACK's scheme: API calls grow with the number of jobs).
-A batched strategy (one List call per region and interval, Describe only what changed) plugs in
-behind the same interface without touching the controllers.
+Controllers only ever ``await source.observe(ref)`` (and ``invalidate(ref)`` after they change something).
+
+- ``PerJobPolling``: one Describe per ask (the Go operator's and ACK's scheme: API calls grow with the
+  number of jobs and the polling rate, whether anything changed or not).
+- ``BatchedSync``: per region and endpoint, one List call per interval (``LastModifiedTimeAfter``, 100 per
+  page) says which jobs changed; only those are described again, when their resource next asks. A job
+  seen for the first time (new, or after an operator restart) is described directly. API calls grow with
+  changes, not with jobs.
+
+Both go through a ``RateLimiter`` per region and endpoint: a budget of calls per second shared by every
+job there, halved when SageMaker throttles (the whole region slows down, not one job) and regained slowly.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+import datetime
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from sagemaker_operator.aws import errors
 from sagemaker_operator.aws.clients import ClientFactory
+from sagemaker_operator.aws.errors import AWSError, ErrorKind
 
 
 @dataclass(frozen=True)
@@ -31,19 +44,269 @@ class StatusSource(Protocol):
         """The job's Describe* response, or None if SageMaker does not know the job."""
         ...
 
+    def invalidate(self, ref: JobRef) -> None:
+        """The operator just changed the job (created, stopped, updated): the next observe must ask SageMaker."""
+        ...
+
+
+# --------------------------------------------------------------------------- rate limiting
+
+
+class RateLimiter:
+    """A token bucket with multiplicative decrease on throttling and additive increase on success (AIMD)."""
+
+    def __init__(
+        self,
+        rate: float,
+        *,
+        burst: float | None = None,
+        min_rate: float = 0.2,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Any] = asyncio.sleep,
+    ) -> None:
+        self.max_rate = rate
+        self.rate = rate
+        self.burst = burst if burst is not None else max(1.0, rate)
+        self.min_rate = min(min_rate, rate)
+        self._tokens = self.burst
+        self._clock, self._sleep = clock, sleep
+        self._last = clock()
+        self._paused_until = 0.0
+        self._lock = asyncio.Lock()
+
+    def _refill(self) -> None:
+        now = self._clock()
+        self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
+        self._last = now
+
+    async def acquire(self) -> None:
+        """Wait for a token (and for any pause after throttling); calls are spaced fairly in FIFO order."""
+        async with self._lock:
+            while True:
+                now = self._clock()
+                if now < self._paused_until:
+                    await self._sleep(self._paused_until - now)
+                    continue
+                self._refill()
+                if self._tokens >= 1 - 1e-9:  # tolerate float rounding of the refill
+                    self._tokens = max(0.0, self._tokens - 1)
+                    return
+                await self._sleep((1 - self._tokens) / self.rate)
+
+    def throttled(self) -> None:
+        """SageMaker said "Rate exceeded": halve the rate and pause the whole region briefly, with jitter."""
+        self.rate = max(self.min_rate, self.rate / 2)
+        self._tokens = min(self._tokens, 0.0)
+        self._paused_until = max(self._paused_until, self._clock() + random.uniform(0.5, 1.0) / self.rate)
+
+    def succeeded(self) -> None:
+        self.rate = min(self.max_rate, self.rate + self.max_rate / 50)
+
+    async def call(self, client: Any, operation: str, **kwargs: Any) -> Any:
+        """``errors.call`` under this budget, reporting throttling back to it."""
+        await self.acquire()
+        try:
+            response = await errors.call(client, operation, **kwargs)
+        except AWSError as exc:
+            if exc.code in errors.THROTTLING_CODES:
+                self.throttled()
+            raise
+        self.succeeded()
+        return response
+
+
+class Budgets:
+    """One limiter per region and endpoint (SageMaker's limits are per account and region)."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self._limiters: dict[tuple[str, str | None], RateLimiter] = {}
+
+    def __call__(self, region: str, endpoint: str | None) -> RateLimiter:
+        key = (region, endpoint)
+        if key not in self._limiters:
+            self._limiters[key] = RateLimiter(self.rate)
+        return self._limiters[key]
+
+
+# --------------------------------------------------------------------------- strategies
+
 
 class PerJobPolling:
     """One Describe per observation."""
 
-    def __init__(self, clients: ClientFactory) -> None:
+    def __init__(self, clients: ClientFactory, budgets: Budgets | None = None) -> None:
         self._clients = clients
+        self._budgets = budgets or Budgets(rate=20.0)
 
     async def observe(self, ref: JobRef) -> dict[str, Any] | None:
+        return await _describe(self._clients, self._budgets, ref)
+
+    def invalidate(self, ref: JobRef) -> None:
+        pass  # every observe asks SageMaker anyway
+
+
+async def _describe(clients: ClientFactory, budgets: Budgets, ref: JobRef) -> dict[str, Any] | None:
+    client = clients.sagemaker(ref.region, ref.endpoint)
+    try:
+        response: dict[str, Any] = await budgets(ref.region, ref.endpoint).call(
+            client, ref.describe_operation, **{ref.name_param: ref.name}
+        )
+    except AWSError as exc:
+        if exc.kind is ErrorKind.NOT_FOUND:
+            return None
+        raise
+    return response
+
+
+@dataclass(frozen=True)
+class ListSpec:
+    """The List* operation that reports changes of what a Describe* describes."""
+
+    operation: str
+    result_key: str
+    name_key: str
+    status_key: str
+
+
+LISTS: dict[str, ListSpec] = {
+    "DescribeTrainingJob": ListSpec("ListTrainingJobs", "TrainingJobSummaries", "TrainingJobName", "TrainingJobStatus"),
+    "DescribeHyperParameterTuningJob": ListSpec(
+        "ListHyperParameterTuningJobs",
+        "HyperParameterTuningJobSummaries",
+        "HyperParameterTuningJobName",
+        "HyperParameterTuningJobStatus",
+    ),
+    "DescribeTransformJob": ListSpec(
+        "ListTransformJobs", "TransformJobSummaries", "TransformJobName", "TransformJobStatus"
+    ),
+    "DescribeEndpoint": ListSpec("ListEndpoints", "Endpoints", "EndpointName", "EndpointStatus"),
+}
+
+
+@dataclass
+class _Entry:
+    description: dict[str, Any] | None  # None: SageMaker does not know the job
+    asked: float  # when its resource last asked (monotonic), to forget jobs nobody follows any more
+    dirty: bool = False
+
+    @property
+    def modified(self) -> Any:
+        return (self.description or {}).get("LastModifiedTime")
+
+
+@dataclass
+class _Group:
+    """The jobs of one kind in one region and endpoint, with one List per interval."""
+
+    spec: ListSpec
+    entries: dict[str, _Entry] = field(default_factory=dict)
+    watermark: datetime.datetime | None = None  # the newest LastModifiedTime SageMaker has shown us
+    listed_at: float = 0.0
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def see(self, modified: Any) -> None:
+        if isinstance(modified, datetime.datetime) and (self.watermark is None or modified > self.watermark):
+            self.watermark = modified
+
+
+class BatchedSync:
+    """One List per region, kind and interval finds what changed; Describe only that (see the module doc).
+
+    The List asks for ``LastModifiedTimeAfter = newest change seen - overlap``. The watermark is built from
+    SageMaker's own timestamps, so the operator's clock does not matter; the overlap covers SageMaker's
+    clocks not agreeing to the second. A List that fails part-way (throttled) keeps the old watermark, so
+    the next round lists the same window again and no transition is lost.
+    """
+
+    def __init__(
+        self,
+        clients: ClientFactory,
+        *,
+        interval: float,
+        budgets: Budgets | None = None,
+        overlap: float = 60.0,
+        forget_after: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._clients = clients
+        self._budgets = budgets or Budgets(rate=20.0)
+        self.interval = interval
+        self.overlap = datetime.timedelta(seconds=overlap)
+        self.forget_after = forget_after if forget_after is not None else 10 * interval
+        self._clock = clock
+        self._groups: dict[tuple[str, str | None, str], _Group] = {}
+
+    def _group(self, ref: JobRef, spec: ListSpec) -> _Group:
+        key = (ref.region, ref.endpoint, spec.operation)
+        if key not in self._groups:  # its first jobs are described directly; the first List is due an interval later
+            self._groups[key] = _Group(spec, listed_at=self._clock())
+        return self._groups[key]
+
+    async def observe(self, ref: JobRef) -> dict[str, Any] | None:
+        spec = LISTS.get(ref.describe_operation)
+        if spec is None:  # nothing lists changes of this kind (models, configs): ask directly
+            return await _describe(self._clients, self._budgets, ref)
+        group = self._group(ref, spec)
+        now = self._clock()
+        async with group.lock:
+            if now - group.listed_at >= self.interval and group.entries:
+                await self._list_changes(ref, group, now)
+        entry = group.entries.get(ref.name)
+        if entry is None or entry.dirty:
+            description = await _describe(self._clients, self._budgets, ref)
+            entry = _Entry(description, now)
+            group.entries[ref.name] = entry
+            group.see(entry.modified)
+        entry.asked = now
+        return entry.description
+
+    def invalidate(self, ref: JobRef) -> None:
+        spec = LISTS.get(ref.describe_operation)
+        if spec is None:
+            return
+        entry = self._group(ref, spec).entries.get(ref.name)
+        if entry is not None:
+            entry.dirty = True
+
+    async def _list_changes(self, ref: JobRef, group: _Group, now: float) -> None:
+        """Mark the followed jobs that changed since the watermark; forget jobs nobody asked about lately."""
+        group.entries = {name: e for name, e in group.entries.items() if now - e.asked < self.forget_after}
+        if not group.entries:
+            return
         client = self._clients.sagemaker(ref.region, ref.endpoint)
+        limiter = self._budgets(ref.region, ref.endpoint)
+        request: dict[str, Any] = {"MaxResults": 100}
+        if group.watermark is not None:
+            request["LastModifiedTimeAfter"] = group.watermark - self.overlap
+        newest = group.watermark
         try:
-            response: dict[str, Any] = await errors.call(client, ref.describe_operation, **{ref.name_param: ref.name})
-        except errors.AWSError as exc:
-            if exc.kind is errors.ErrorKind.NOT_FOUND:
-                return None
-            raise
-        return response
+            while True:
+                page = await limiter.call(client, group.spec.operation, **request)
+                for summary in page.get(group.spec.result_key, []):
+                    modified = summary.get("LastModifiedTime")
+                    if isinstance(modified, datetime.datetime) and (newest is None or modified > newest):
+                        newest = modified
+                    entry = group.entries.get(summary[group.spec.name_key])
+                    if entry is not None and _changed(entry, summary, group.spec):
+                        entry.dirty = True
+                if not page.get("NextToken"):
+                    break
+                request["NextToken"] = page["NextToken"]
+        except AWSError:
+            # Throttled or failed part-way: list the same window again next round (the watermark stays);
+            # what this round already marked stays marked.
+            group.listed_at = now
+            return
+        group.watermark = newest
+        group.listed_at = now
+
+
+def _changed(entry: _Entry, summary: dict[str, Any], spec: ListSpec) -> bool:
+    description = entry.description
+    if description is None:
+        return True  # it exists now
+    if summary.get(spec.status_key) != description.get(spec.status_key):
+        return True
+    modified = summary.get("LastModifiedTime")
+    return modified is not None and entry.modified is not None and modified > entry.modified

@@ -175,6 +175,14 @@ class Deployment:
     def uid(self) -> str:
         return str(self.body["metadata"]["uid"])
 
+    @property
+    def ref(self) -> JobRef:
+        return JobRef(DESCRIBE_ENDPOINT, "EndpointName", self.plan.endpoint_name, self.region, self.endpoint)
+
+    def touched(self) -> None:
+        """The endpoint was just changed: the next look must ask SageMaker, not a cached answer."""
+        self.ctx.status_source.invalidate(self.ref)
+
     def event(self, reason: str, message: str, warning: bool = False) -> None:
         (kopf.warn if warning else kopf.info)(self.body, reason=reason, message=message)
 
@@ -352,8 +360,7 @@ def _refused(deployment: Deployment) -> bool:
 
 async def step(d: Deployment) -> None:
     plan, status, patch = d.plan, d.status, d.patch
-    ref = JobRef(DESCRIBE_ENDPOINT, "EndpointName", plan.endpoint_name, d.region, d.endpoint)
-    described = await d.ctx.status_source.observe(ref)
+    described = await d.ctx.status_source.observe(d.ref)
 
     if described is None:
         if _refused(d):
@@ -362,6 +369,7 @@ async def step(d: Deployment) -> None:
             d.event("EndpointMissing", f"Endpoint {plan.endpoint_name} is gone from SageMaker; creating it again", True)
         await d.ensure_models_and_config()
         await d.create_endpoint()
+        d.touched()
         patch.status.update(
             endpointName=plan.endpoint_name,
             endpointStatus="Creating",
@@ -389,6 +397,7 @@ async def step(d: Deployment) -> None:
             return
         # The spec changed since the endpoint failed: a failed endpoint cannot be updated, so replace it.
         await errors.call(d.client, "DeleteEndpoint", EndpointName=plan.endpoint_name)
+        d.touched()
         d.event("Recreating", f"Endpoint {plan.endpoint_name} failed; deleting it to create it from the new spec")
         d.ready("Unknown", "Recreating", "Deleting the failed endpoint to create it again")
         return
@@ -415,6 +424,7 @@ async def step(d: Deployment) -> None:
             return
         await d.ensure_models_and_config()
         await d.update_endpoint()
+        d.touched()
         patch.status.update(updatingTo=plan.config_name, failedEndpointConfigName=None, failedGeneration=None)
         d.event("Updating", f"Updating endpoint {plan.endpoint_name} from {current} to {plan.config_name}")
         d.ready("Unknown", "Updating", f"Moving from {current} to {plan.config_name} without downtime")
@@ -428,6 +438,7 @@ async def step(d: Deployment) -> None:
             EndpointName=plan.endpoint_name,
             DesiredWeightsAndCapacities=changes,
         )
+        d.touched()
         summary = ", ".join(
             f"{c['VariantName']}: weight {c['DesiredWeight']}"
             + (f", {c['DesiredInstanceCount']} instances" if "DesiredInstanceCount" in c else "")

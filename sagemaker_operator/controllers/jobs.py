@@ -194,6 +194,7 @@ async def submit(job: JobKind, body: kopf.Body, patch: kopf.Patch, retry: int, c
         if existing is None:  # deleted in between: try again shortly
             raise kopf.TemporaryError(f"{target.name} was in use but is gone; retrying", delay=1) from exc
         arn, how = existing[job.arn_key], "Adopted"
+    ctx.status_source.invalidate(job.ref(target.name, target.region, target.endpoint))
     patch.status[job.name_status_field] = target.name
     patch.status[job.arn_status_field] = arn
     patch.status["additional"] = None

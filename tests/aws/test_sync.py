@@ -1,0 +1,247 @@
+"""Status sync strategies against the simulator: calls grow with changes, and no transition is lost."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from sagemaker_operator.aws.clients import ClientFactory
+from sagemaker_operator.aws.sync import BatchedSync, Budgets, JobRef, PerJobPolling, RateLimiter
+from sagemaker_operator.simulator import SimClock, Simulator, SimulatorServer, StageDurations
+from tests.simulator.conftest import training_request
+
+REGION = "us-west-2"
+FAST = Budgets(rate=1000.0)  # the tests count calls; the default budget would only make them wait
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ROLE_ARN"):
+        monkeypatch.delenv(name, raising=False)
+
+
+class FakeTime:
+    """A monotonic clock the test moves (the sync's List interval runs on it)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def world(aws_env: None) -> Iterator[tuple[Simulator, str]]:
+    # The simulated SageMaker runs a day behind the operator's wall clock: the sync must not care.
+    start = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=1)
+    sim = Simulator(
+        clock=SimClock(speed=0, start=start),
+        durations=StageDurations(starting=60, downloading=60, training=600, uploading=60),
+    )
+    with SimulatorServer(sim) as server:
+        yield sim, server.url
+
+
+def refs(names: list[str], url: str) -> list[JobRef]:
+    return [JobRef("DescribeTrainingJob", "TrainingJobName", name, REGION, url) for name in names]
+
+
+def create_jobs(url: str, names: list[str], **overrides: Any) -> None:
+    client = ClientFactory(REGION, url).sagemaker()
+    for name in names:
+        client.create_training_job(**training_request(name, **overrides))
+
+
+def sagemaker_calls(sim: Simulator) -> dict[str, int]:
+    return {op.split(".", 1)[1]: n for op, n in sim.calls.items() if op.startswith("sagemaker.")}
+
+
+async def observe_all(sync: Any, jobs: list[JobRef]) -> dict[str, dict[str, Any] | None]:
+    return {ref.name: await sync.observe(ref) for ref in jobs}
+
+
+async def test_batched_sync_calls_grow_with_changes_not_with_jobs(world: tuple[Simulator, str]) -> None:
+    sim, url = world
+    names = [f"job-{i:03d}" for i in range(150)]  # more than one List page
+    create_jobs(url, names)
+    clock = FakeTime()
+    sync = BatchedSync(ClientFactory(REGION, url), interval=30, clock=clock, budgets=FAST)
+    jobs = refs(names, url)
+    sim.reset_calls()
+
+    await observe_all(sync, jobs)
+    assert sagemaker_calls(sim) == {"DescribeTrainingJob": 150}, "each job is described once, when first seen"
+
+    for _ in range(5):  # five intervals in which nothing changes
+        clock.now += 30
+        sim.reset_calls()
+        await observe_all(sync, jobs)
+        assert sagemaker_calls(sim).get("DescribeTrainingJob", 0) == 0
+        assert sagemaker_calls(sim).get("ListTrainingJobs", 0) <= 2, "one List (a page or two) per interval"
+
+    sim.clock.advance(61)  # every job moves from Starting to Downloading
+    clock.now += 30
+    sim.reset_calls()
+    seen = await observe_all(sync, jobs)
+    assert all(d and d["SecondaryStatus"] == "Downloading" for d in seen.values())
+    calls = sagemaker_calls(sim)
+    assert calls["DescribeTrainingJob"] == 150 and calls["ListTrainingJobs"] == 2, calls
+
+
+async def test_per_job_polling_describes_every_job_every_time(world: tuple[Simulator, str]) -> None:
+    sim, url = world
+    names = [f"poll-{i}" for i in range(20)]
+    create_jobs(url, names)
+    sync = PerJobPolling(ClientFactory(REGION, url), FAST)
+    sim.reset_calls()
+    for _ in range(3):
+        await observe_all(sync, refs(names, url))
+    assert sagemaker_calls(sim) == {"DescribeTrainingJob": 60}
+
+
+async def test_no_transition_is_missed_across_stages_and_a_restart(world: tuple[Simulator, str]) -> None:
+    sim, url = world
+    create_jobs(url, ["steps"])
+    (job,) = refs(["steps"], url)
+    clock = FakeTime()
+    sync = BatchedSync(ClientFactory(REGION, url), interval=30, clock=clock, budgets=FAST)
+    seen = []
+    for step, advance in enumerate([61, 61, 601, 61, 0]):
+        if step == 3:  # the operator restarts: a new sync with an empty cache
+            sync = BatchedSync(ClientFactory(REGION, url), interval=30, clock=clock, budgets=FAST)
+        described = await sync.observe(job)
+        assert described is not None
+        truth = ClientFactory(REGION, url).sagemaker().describe_training_job(TrainingJobName="steps")
+        assert (described["TrainingJobStatus"], described["SecondaryStatus"]) == (
+            truth["TrainingJobStatus"],
+            truth["SecondaryStatus"],
+        )
+        seen.append(described["SecondaryStatus"])
+        sim.clock.advance(advance)
+        clock.now += 30
+    assert seen == ["Starting", "Downloading", "Training", "Uploading", "Completed"]
+
+
+class ThrottleSecondPage(ClientFactory):
+    """Clients whose ListTrainingJobs fails with throttling on the next page asked for (NextToken), once."""
+
+    armed = False
+
+    def sagemaker(self, region: str | None = None, endpoint: str | None = None) -> Any:
+        client = super().sagemaker(region, endpoint)
+        factory = self
+
+        class Wrapper:
+            def __getattr__(self, name: str) -> Any:
+                return getattr(client, name)
+
+            def list_training_jobs(self, **kwargs: Any) -> Any:
+                if factory.armed and "NextToken" in kwargs:
+                    factory.armed = False
+                    error = {"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}
+                    raise ClientError(error, "ListTrainingJobs")
+                return client.list_training_jobs(**kwargs)
+
+        return Wrapper()
+
+
+async def test_a_throttled_list_page_loses_no_transition(world: tuple[Simulator, str]) -> None:
+    sim, url = world
+    names = [f"page-{i:03d}" for i in range(150)]
+    create_jobs(url, names)
+    clients = ThrottleSecondPage(REGION, url)
+    clock = FakeTime()
+    sync = BatchedSync(clients, interval=30, clock=clock, budgets=FAST)
+    jobs = refs(names, url)
+    await observe_all(sync, jobs)
+
+    sim.clock.advance(61)  # all change; their summaries span two pages
+    clients.armed = True
+    clock.now += 30
+    await observe_all(sync, jobs)  # the second page is throttled in this round
+    assert not clients.armed
+    clock.now += 30
+    seen = await observe_all(sync, jobs)  # the next round lists the same window again
+    assert all(d and d["SecondaryStatus"] == "Downloading" for d in seen.values())
+
+
+async def test_invalidate_makes_the_next_look_ask_sagemaker(world: tuple[Simulator, str]) -> None:
+    _, url = world
+    create_jobs(url, ["stop-me"])
+    (job,) = refs(["stop-me"], url)
+    sync = BatchedSync(ClientFactory(REGION, url), interval=3600, clock=FakeTime(), budgets=FAST)
+    assert (await sync.observe(job))["TrainingJobStatus"] == "InProgress"  # type: ignore[index]
+    ClientFactory(REGION, url).sagemaker().stop_training_job(TrainingJobName="stop-me")
+    assert (await sync.observe(job))["TrainingJobStatus"] == "InProgress", "cached until told"  # type: ignore[index]
+    sync.invalidate(job)
+    assert (await sync.observe(job))["TrainingJobStatus"] == "Stopping"  # type: ignore[index]
+
+
+async def test_an_unknown_job_is_none_and_found_once_it_exists(world: tuple[Simulator, str]) -> None:
+    _, url = world
+    (job,) = refs(["later"], url)
+    clock = FakeTime()
+    sync = BatchedSync(ClientFactory(REGION, url), interval=30, clock=clock, budgets=FAST)
+    assert await sync.observe(job) is None
+    create_jobs(url, ["later"])
+    clock.now += 30
+    assert (await sync.observe(job))["TrainingJobName"] == "later"  # type: ignore[index]
+
+
+class FakeLoop:
+    """Time for the rate limiter: sleeping moves it, so waits are measured, not waited."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+async def test_rate_limiter_spaces_calls_to_the_budget() -> None:
+    loop = FakeLoop()
+    limiter = RateLimiter(5.0, burst=1, clock=loop.clock, sleep=loop.sleep)
+    for _ in range(11):
+        await limiter.acquire()
+    assert loop.now == pytest.approx(2.0), "10 calls after the first take 2 s at 5 per second"
+
+
+async def test_a_throttled_region_slows_down_as_a_whole_and_recovers() -> None:
+    loop = FakeLoop()
+    limiter = RateLimiter(10.0, burst=1, clock=loop.clock, sleep=loop.sleep)
+    await limiter.acquire()
+    limiter.throttled()
+    limiter.throttled()
+    assert limiter.rate == pytest.approx(2.5)
+    before = loop.now
+    await limiter.acquire()
+    assert loop.now - before >= 0.2, "after throttling, the next call of the region waits"
+    for _ in range(200):
+        limiter.succeeded()
+    assert limiter.rate == pytest.approx(10.0), "the budget comes back, up to its limit"
+
+
+async def test_throttling_answers_reach_the_regions_limiter(world: tuple[Simulator, str]) -> None:
+    sim, url = world
+    create_jobs(url, ["busy"])
+    budgets = Budgets(rate=10.0)
+    sync = PerJobPolling(ClientFactory(REGION, url, max_attempts=1), budgets)
+    sim.faults.inject("DescribeTrainingJob", error="ThrottlingException", times=1)
+    with pytest.raises(Exception, match="ThrottlingException"):
+        await sync.observe(refs(["busy"], url)[0])
+    assert budgets(REGION, url).rate == pytest.approx(5.0)
+    await asyncio.sleep(0)
