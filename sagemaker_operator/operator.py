@@ -27,11 +27,6 @@ JOB_KINDS = (TRAINING, TUNING, TRANSFORM)
 CREATED_ONCE_KINDS = (MODEL_KIND, ENDPOINT_CONFIG_KIND)
 
 
-def check_interval(settings: OperatorSettings) -> float:
-    """How often each resource's timer looks at its job (see OperatorContext.check_interval)."""
-    return min(5.0, settings.poll_interval) if settings.status_sync == "batched" else settings.poll_interval
-
-
 def build_registry(settings: OperatorSettings, *, login: bool = True) -> kopf.OperatorRegistry:
     """A fresh registry per operator instance (tests run several, one after another).
 
@@ -39,9 +34,10 @@ def build_registry(settings: OperatorSettings, *, login: bool = True) -> kopf.Op
     kubeconfig on the machine can send the operator to another cluster by accident.
     """
     registry = kopf.OperatorRegistry()
+    tick = 0.5 if settings.status_sync == "batched" else settings.poll_interval  # OperatorContext.timer_interval
     for job in (*JOB_KINDS, *CREATED_ONCE_KINDS):
-        jobs.register(registry, job, check_interval(settings))
-    hostingdeployment.register(registry, check_interval(settings))
+        jobs.register(registry, job, tick)
+    hostingdeployment.register(registry, tick)
     if not login:
         return registry
 

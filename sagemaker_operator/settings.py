@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sagemaker_operator import __version__
 from sagemaker_operator.aws import errors
 from sagemaker_operator.aws.clients import ClientFactory
-from sagemaker_operator.aws.sync import BatchedSync, Budgets, PerJobPolling, StatusSource
+from sagemaker_operator.aws.sync import BatchedSync, Budgets, JobRef, PerJobPolling, StatusSource
 
 
 def default_region() -> str:
@@ -81,6 +81,7 @@ class OperatorContext:
         return self._kube_client
 
     async def aclose(self) -> None:
+        await self.status_source.aclose()
         if self._kube_client is not None:
             await self._kube_client.close()
             self._kube_client = None
@@ -107,6 +108,31 @@ class OperatorContext:
         else:
             source = PerJobPolling(clients, budgets)
         return cls(settings=settings, clients=clients, status_source=source)
+
+    @property
+    def batched(self) -> bool:
+        return self.settings.status_sync == "batched"
+
+    @property
+    def timer_interval(self) -> float:
+        """Per-job polling looks every poll interval; batched sync waits inside the timer for news (next_look)."""
+        return 0.5 if self.batched else self.settings.poll_interval
+
+    async def next_look(self, ref: JobRef | None, stopped: Any) -> None:
+        """Batched sync: wait until the job may have changed, at most a poll interval (``ref`` None: a job
+        with nothing to follow waits the whole interval). Per-job polling: the timer's interval is the wait."""
+        if not self.batched:
+            return
+        timeout = self.settings.poll_interval
+        waiting = asyncio.ensure_future(
+            self.status_source.wait_for_change(ref, timeout) if ref is not None else asyncio.sleep(timeout)
+        )
+        stopping = asyncio.ensure_future(stopped.wait())
+        try:
+            await asyncio.wait([waiting, stopping], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiting.cancel()
+            stopping.cancel()
 
     def backoff(self, attempt: int) -> float:
         return errors.backoff(attempt, base=self.settings.retry_base_delay, cap=self.settings.retry_max_delay)

@@ -16,6 +16,7 @@ job there, halved when SageMaker throttles (the whole region slows down, not one
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import random
 import time
@@ -47,6 +48,12 @@ class StatusSource(Protocol):
     def invalidate(self, ref: JobRef) -> None:
         """The operator just changed the job (created, stopped, updated): the next observe must ask SageMaker."""
         ...
+
+    async def wait_for_change(self, ref: JobRef, timeout: float) -> None:
+        """Return when the job may have changed (or after ``timeout``): when to look again."""
+        ...
+
+    async def aclose(self) -> None: ...
 
 
 # --------------------------------------------------------------------------- rate limiting
@@ -145,6 +152,12 @@ class PerJobPolling:
     def invalidate(self, ref: JobRef) -> None:
         pass  # every observe asks SageMaker anyway
 
+    async def wait_for_change(self, ref: JobRef, timeout: float) -> None:
+        await asyncio.sleep(timeout)  # nothing tells it about changes: look again after the interval
+
+    async def aclose(self) -> None:
+        pass
+
 
 async def _describe(clients: ClientFactory, budgets: Budgets, ref: JobRef) -> dict[str, Any] | None:
     client = clients.sagemaker(ref.region, ref.endpoint)
@@ -189,6 +202,11 @@ class _Entry:
     description: dict[str, Any] | None  # None: SageMaker does not know the job
     asked: float  # when its resource last asked (monotonic), to forget jobs nobody follows any more
     dirty: bool = False
+    changed: asyncio.Event = field(default_factory=asyncio.Event)  # wakes the resource waiting for news
+
+    def mark(self) -> None:
+        self.dirty = True
+        self.changed.set()
 
     @property
     def modified(self) -> Any:
@@ -203,7 +221,7 @@ class _Group:
     entries: dict[str, _Entry] = field(default_factory=dict)
     watermark: datetime.datetime | None = None  # the newest LastModifiedTime SageMaker has shown us
     listed_at: float = 0.0
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    task: asyncio.Task[None] | None = None  # the List loop, while someone follows jobs of this group
 
     def see(self, modified: Any) -> None:
         if isinstance(modified, datetime.datetime) and (self.watermark is None or modified > self.watermark):
@@ -228,6 +246,7 @@ class BatchedSync:
         overlap: float = 60.0,
         forget_after: float | None = None,
         clock: Callable[[], float] = time.monotonic,
+        background: bool = True,
     ) -> None:
         self._clients = clients
         self._budgets = budgets or Budgets(rate=20.0)
@@ -235,6 +254,7 @@ class BatchedSync:
         self.overlap = datetime.timedelta(seconds=overlap)
         self.forget_after = forget_after if forget_after is not None else 10 * interval
         self._clock = clock
+        self._background = background  # False: rounds run only by list_now() (tests drive time themselves)
         self._groups: dict[tuple[str, str | None, str], _Group] = {}
 
     def _group(self, ref: JobRef, spec: ListSpec) -> _Group:
@@ -249,29 +269,55 @@ class BatchedSync:
             return await _describe(self._clients, self._budgets, ref)
         group = self._group(ref, spec)
         now = self._clock()
-        async with group.lock:
-            if now - group.listed_at >= self.interval and group.entries:
-                await self._list_changes(ref, group, now)
         entry = group.entries.get(ref.name)
         if entry is None or entry.dirty:
             description = await _describe(self._clients, self._budgets, ref)
-            entry = _Entry(description, now)
-            group.entries[ref.name] = entry
+            if entry is None:
+                entry = group.entries[ref.name] = _Entry(description, now)
+            entry.description, entry.dirty = description, False
+            entry.changed.clear()
             group.see(entry.modified)
         entry.asked = now
+        if self._background and (group.task is None or group.task.done()):
+            group.task = asyncio.create_task(self._follow(ref, group), name=f"sync {group.spec.operation} {ref.region}")
         return entry.description
 
     def invalidate(self, ref: JobRef) -> None:
         spec = LISTS.get(ref.describe_operation)
-        if spec is None:
-            return
-        entry = self._group(ref, spec).entries.get(ref.name)
+        entry = self._group(ref, spec).entries.get(ref.name) if spec else None
         if entry is not None:
-            entry.dirty = True
+            entry.mark()
 
-    async def _list_changes(self, ref: JobRef, group: _Group, now: float) -> None:
+    async def wait_for_change(self, ref: JobRef, timeout: float) -> None:
+        spec = LISTS.get(ref.describe_operation)
+        entry = self._group(ref, spec).entries.get(ref.name) if spec else None
+        if entry is None or entry.dirty:
+            return  # never looked at, or already known to have changed: look now
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(entry.changed.wait(), timeout)
+
+    async def aclose(self) -> None:
+        tasks = [group.task for group in self._groups.values() if group.task is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def list_now(self) -> None:
+        """One List round for every group now (what the background loops do once per interval)."""
+        for (region, endpoint, _), group in list(self._groups.items()):
+            await self.list_changes(JobRef("", "", "", region, endpoint), group)
+
+    async def _follow(self, ref: JobRef, group: _Group) -> None:
+        """The group's List loop: one round per interval, as long as somebody follows a job of the group."""
+        while group.entries:
+            await asyncio.sleep(max(0.0, group.listed_at + self.interval - self._clock()))
+            await self.list_changes(ref, group)
+
+    async def list_changes(self, ref: JobRef, group: _Group) -> None:
         """Mark the followed jobs that changed since the watermark; forget jobs nobody asked about lately."""
+        now = self._clock()
         group.entries = {name: e for name, e in group.entries.items() if now - e.asked < self.forget_after}
+        group.listed_at = now
         if not group.entries:
             return
         client = self._clients.sagemaker(ref.region, ref.endpoint)
@@ -289,17 +335,15 @@ class BatchedSync:
                         newest = modified
                     entry = group.entries.get(summary[group.spec.name_key])
                     if entry is not None and _changed(entry, summary, group.spec):
-                        entry.dirty = True
+                        entry.mark()
                 if not page.get("NextToken"):
                     break
                 request["NextToken"] = page["NextToken"]
         except AWSError:
             # Throttled or failed part-way: list the same window again next round (the watermark stays);
             # what this round already marked stays marked.
-            group.listed_at = now
             return
         group.watermark = newest
-        group.listed_at = now
 
 
 def _changed(entry: _Entry, summary: dict[str, Any], spec: ListSpec) -> bool:

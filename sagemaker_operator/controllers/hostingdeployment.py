@@ -533,7 +533,15 @@ async def delete(body: kopf.Body, retry: int, ctx: OperatorContext) -> None:
     )
 
 
-def register(registry: kopf.OperatorRegistry, poll_interval: float) -> None:
+def followed_ref(body: kopf.Body, ctx: OperatorContext) -> JobRef | None:
+    status = body.get("status") or {}
+    if not status.get("endpointName"):
+        return None
+    region = status.get("region") or ctx.settings.region
+    return JobRef(DESCRIBE_ENDPOINT, "EndpointName", status["endpointName"], region, status.get("sageMakerEndpoint"))
+
+
+def register(registry: kopf.OperatorRegistry, timer_interval: float) -> None:
     resource = (GROUP, VERSION, HOSTING_DEPLOYMENT.plural)
 
     @kopf.on.create(*resource, registry=registry, id="deploy")
@@ -541,8 +549,9 @@ def register(registry: kopf.OperatorRegistry, poll_interval: float) -> None:
     async def _deploy(body: kopf.Body, patch: kopf.Patch, retry: int, memo: kopf.Memo, **_: Any) -> None:
         await reconcile(body, patch, memo.ctx, retry=retry)
 
-    @kopf.timer(*resource, registry=registry, id="reconcile", interval=poll_interval)
-    async def _reconcile(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
+    @kopf.timer(*resource, registry=registry, id="reconcile", interval=timer_interval)
+    async def _reconcile(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **kwargs: Any) -> None:
+        await memo.ctx.next_look(followed_ref(body, memo.ctx), kwargs["stopped"])
         await reconcile(body, patch, memo.ctx, retry=None)
 
     @kopf.on.delete(*resource, registry=registry, id="delete")

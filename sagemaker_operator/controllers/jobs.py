@@ -388,7 +388,16 @@ async def stop(job: JobKind, body: kopf.Body, retry: int, ctx: OperatorContext) 
     kopf.info(body, reason=verb, message=f"{verb} SageMaker {job.noun} {target.name}: its resource was deleted")
 
 
-def register(registry: kopf.OperatorRegistry, job: JobKind, poll_interval: float) -> None:
+def followed_ref(job: JobKind, body: kopf.Body, ctx: OperatorContext) -> JobRef | None:
+    """The SageMaker job a resource's timer waits on, or None when there is nothing to follow."""
+    status = body.get("status") or {}
+    if not status.get(job.arn_status_field) or status.get(job.status_field) in TERMINAL_STATUSES:
+        return None
+    region = status.get("region") or ctx.settings.region
+    return job.ref(status[job.name_status_field], region, status.get("sageMakerEndpoint"))
+
+
+def register(registry: kopf.OperatorRegistry, job: JobKind, timer_interval: float) -> None:
     """Wire the shared job handlers for one kind into a kopf registry."""
     resource = (GROUP, VERSION, job.api.plural)
 
@@ -402,8 +411,10 @@ def register(registry: kopf.OperatorRegistry, job: JobKind, poll_interval: float
 
     if job.lifecycle:
 
-        @kopf.timer(*resource, registry=registry, id="sync", interval=poll_interval)
-        async def _sync(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
+        @kopf.timer(*resource, registry=registry, id="sync", interval=timer_interval)
+        async def _sync(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **kwargs: Any) -> None:
+            # ``body`` is live in timers: waiting here for news, then acting on it, sees the latest state.
+            await memo.ctx.next_look(followed_ref(job, body, memo.ctx), kwargs["stopped"])
             await sync(job, body, patch, memo.ctx)
 
     @kopf.on.delete(*resource, registry=registry, id="stop")

@@ -74,7 +74,7 @@ async def test_batched_sync_calls_grow_with_changes_not_with_jobs(world: tuple[S
     names = [f"job-{i:03d}" for i in range(150)]  # more than one List page
     create_jobs(url, names)
     clock = FakeTime()
-    sync = BatchedSync(ClientFactory(REGION, url), interval=30, clock=clock, budgets=FAST)
+    sync = BatchedSync(ClientFactory(REGION, url), interval=30, clock=clock, budgets=FAST, background=False)
     jobs = refs(names, url)
     sim.reset_calls()
 
@@ -84,6 +84,7 @@ async def test_batched_sync_calls_grow_with_changes_not_with_jobs(world: tuple[S
     for _ in range(5):  # five intervals in which nothing changes
         clock.now += 30
         sim.reset_calls()
+        await sync.list_now()
         await observe_all(sync, jobs)
         assert sagemaker_calls(sim).get("DescribeTrainingJob", 0) == 0
         assert sagemaker_calls(sim).get("ListTrainingJobs", 0) <= 2, "one List (a page or two) per interval"
@@ -91,6 +92,7 @@ async def test_batched_sync_calls_grow_with_changes_not_with_jobs(world: tuple[S
     sim.clock.advance(61)  # every job moves from Starting to Downloading
     clock.now += 30
     sim.reset_calls()
+    await sync.list_now()
     seen = await observe_all(sync, jobs)
     assert all(d and d["SecondaryStatus"] == "Downloading" for d in seen.values())
     calls = sagemaker_calls(sim)
@@ -113,11 +115,11 @@ async def test_no_transition_is_missed_across_stages_and_a_restart(world: tuple[
     create_jobs(url, ["steps"])
     (job,) = refs(["steps"], url)
     clock = FakeTime()
-    sync = BatchedSync(ClientFactory(REGION, url), interval=30, clock=clock, budgets=FAST)
+    sync = BatchedSync(ClientFactory(REGION, url), interval=30, clock=clock, budgets=FAST, background=False)
     seen = []
     for step, advance in enumerate([61, 61, 601, 61, 0]):
         if step == 3:  # the operator restarts: a new sync with an empty cache
-            sync = BatchedSync(ClientFactory(REGION, url), interval=30, clock=clock, budgets=FAST)
+            sync = BatchedSync(ClientFactory(REGION, url), interval=30, clock=clock, budgets=FAST, background=False)
         described = await sync.observe(job)
         assert described is not None
         truth = ClientFactory(REGION, url).sagemaker().describe_training_job(TrainingJobName="steps")
@@ -128,6 +130,7 @@ async def test_no_transition_is_missed_across_stages_and_a_restart(world: tuple[
         seen.append(described["SecondaryStatus"])
         sim.clock.advance(advance)
         clock.now += 30
+        await sync.list_now()
     assert seen == ["Starting", "Downloading", "Training", "Uploading", "Completed"]
 
 
@@ -160,17 +163,18 @@ async def test_a_throttled_list_page_loses_no_transition(world: tuple[Simulator,
     create_jobs(url, names)
     clients = ThrottleSecondPage(REGION, url)
     clock = FakeTime()
-    sync = BatchedSync(clients, interval=30, clock=clock, budgets=FAST)
+    sync = BatchedSync(clients, interval=30, clock=clock, budgets=FAST, background=False)
     jobs = refs(names, url)
     await observe_all(sync, jobs)
 
     sim.clock.advance(61)  # all change; their summaries span two pages
     clients.armed = True
     clock.now += 30
-    await observe_all(sync, jobs)  # the second page is throttled in this round
+    await sync.list_now()  # the second page is throttled in this round
     assert not clients.armed
     clock.now += 30
-    seen = await observe_all(sync, jobs)  # the next round lists the same window again
+    await sync.list_now()  # the next round lists the same window again
+    seen = await observe_all(sync, jobs)
     assert all(d and d["SecondaryStatus"] == "Downloading" for d in seen.values())
 
 
@@ -178,7 +182,7 @@ async def test_invalidate_makes_the_next_look_ask_sagemaker(world: tuple[Simulat
     _, url = world
     create_jobs(url, ["stop-me"])
     (job,) = refs(["stop-me"], url)
-    sync = BatchedSync(ClientFactory(REGION, url), interval=3600, clock=FakeTime(), budgets=FAST)
+    sync = BatchedSync(ClientFactory(REGION, url), interval=3600, clock=FakeTime(), budgets=FAST, background=False)
     assert (await sync.observe(job))["TrainingJobStatus"] == "InProgress"  # type: ignore[index]
     ClientFactory(REGION, url).sagemaker().stop_training_job(TrainingJobName="stop-me")
     assert (await sync.observe(job))["TrainingJobStatus"] == "InProgress", "cached until told"  # type: ignore[index]
@@ -190,10 +194,11 @@ async def test_an_unknown_job_is_none_and_found_once_it_exists(world: tuple[Simu
     _, url = world
     (job,) = refs(["later"], url)
     clock = FakeTime()
-    sync = BatchedSync(ClientFactory(REGION, url), interval=30, clock=clock, budgets=FAST)
+    sync = BatchedSync(ClientFactory(REGION, url), interval=30, clock=clock, budgets=FAST, background=False)
     assert await sync.observe(job) is None
     create_jobs(url, ["later"])
     clock.now += 30
+    await sync.list_now()
     assert (await sync.observe(job))["TrainingJobName"] == "later"  # type: ignore[index]
 
 
@@ -245,3 +250,22 @@ async def test_throttling_answers_reach_the_regions_limiter(world: tuple[Simulat
         await sync.observe(refs(["busy"], url)[0])
     assert budgets(REGION, url).rate == pytest.approx(5.0)
     await asyncio.sleep(0)
+
+
+async def test_a_waiting_resource_wakes_as_soon_as_a_list_round_sees_its_job_change(
+    world: tuple[Simulator, str],
+) -> None:
+    sim, url = world
+    create_jobs(url, ["waiter", "other"])
+    job, other = refs(["waiter", "other"], url)
+    sync = BatchedSync(ClientFactory(REGION, url), interval=30, clock=FakeTime(), budgets=FAST, background=False)
+    await sync.observe(job)
+    await sync.observe(other)
+    waiting = asyncio.create_task(sync.wait_for_change(job, timeout=60))
+    await sync.list_now()  # nothing changed yet
+    await asyncio.sleep(0.05)
+    assert not waiting.done(), "no news, no wake-up"
+    sim.clock.advance(61)
+    await sync.list_now()
+    await asyncio.wait_for(waiting, timeout=5)
+    assert (await sync.observe(job))["SecondaryStatus"] == "Downloading"  # type: ignore[index]
