@@ -297,8 +297,8 @@ def _snake(operation: str) -> str:
 class CloudWatchLogs:
     """The log backend the reader uses: find a job's streams, read one page of one stream.
 
-    This is the seam for other places a job may log (the TF fallback's replicas, issue 7): the
-    reader and the merge only use :meth:`discover`, :meth:`read_forward` and :meth:`read_backward`.
+    One of the places a job may log (:class:`~.reader.LogBackend`); the other is the Pods of a
+    TrainingJob that runs in the cluster (:class:`~.pods.PodLogs`).
     """
 
     def __init__(self, call: AwsCaller) -> None:
@@ -307,6 +307,9 @@ class CloudWatchLogs:
     @property
     def endpoint(self) -> str:
         return str(self.call.client.meta.endpoint_url)
+
+    def gone_notice(self, stream: StreamInfo) -> str | None:
+        return f"log stream {stream.name} disappeared while being read; skipping it"
 
     def discover(self, sources: Sequence[LogSource]) -> tuple[list[StreamInfo], list[str]]:
         """The streams of ``sources`` (name order) and the log groups that do not exist yet.

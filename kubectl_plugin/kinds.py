@@ -3,6 +3,11 @@
 A kind says where its SageMaker name and status live in the custom resource, where SageMaker writes
 its logs, and which statuses end it (with the exit code each maps to). The field names are the
 project's (and the Go operator's), so resources written by either operator resolve the same way.
+
+A TrainingJob may also run without SageMaker, as TensorFlow Pods in the cluster (the fallback):
+``status.backend: local``. Its logs are then its Pods' (see :mod:`.pods`); the labels and container
+name below are the operator's (``sagemaker_operator.local.kube``; a test checks they agree), copied
+rather than imported so that the plugin loads none of the operator.
 """
 
 from __future__ import annotations
@@ -19,6 +24,16 @@ VERSION = "v1"
 TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 TRANSFORM_LOG_GROUP = "/aws/sagemaker/TransformJobs"
 ENDPOINT_LOG_GROUP_PREFIX = "/aws/sagemaker/Endpoints/"
+
+LOCAL_BACKEND = "local"
+"""``status.backend`` of a TrainingJob that runs as Pods in the cluster."""
+BACKEND_ANNOTATION = f"{GROUP}/backend"
+LABEL_UID = f"{GROUP}/training-job-uid"
+"""On each Pod of a TrainingJob run in the cluster: the TrainingJob's ``metadata.uid``."""
+LABEL_HOST = f"{GROUP}/host"
+"""On each such Pod: its SageMaker host name, ``algo-1`` ... ``algo-N``."""
+TRAIN_CONTAINER = "train"
+"""The container whose log is the replica's training output (an init container in the deciding pod)."""
 
 _JOB_OUTCOMES: Mapping[str, ExitCode] = {
     "Completed": ExitCode.OK,
@@ -50,6 +65,30 @@ class View:
     failure_reason: str | None = None
     refused: str | None = None
     """The message of a ``Terminal=True`` condition: SageMaker refused the spec, nothing will run."""
+    name: str | None = None
+    """The resource's ``metadata.name``."""
+    uid: str | None = None
+    backend: str | None = None
+    """``status.backend``: ``local`` for a TrainingJob that runs as Pods in the cluster."""
+    backend_reason: str | None = None
+    wants_local: bool = False
+    """Not started yet, but its spec or annotation asks for the cluster rather than SageMaker."""
+    cleanup_policy: str | None = None
+    """``spec.fallback.cleanupPolicy`` (``delete``: the Pods, and their logs, go when the job ends)."""
+
+    @property
+    def local(self) -> bool:
+        """It runs (or ran) in the cluster: its logs are its Pods', not CloudWatch's."""
+        return self.backend == LOCAL_BACKEND
+
+    @property
+    def started(self) -> bool:
+        """There is something to read logs from: a SageMaker job, or Pods in the cluster."""
+        return bool(self.sagemaker_name) or self.local
+
+    @property
+    def job_name(self) -> str:
+        return self.sagemaker_name or self.name or ""
 
 
 @dataclass(frozen=True)
@@ -79,8 +118,11 @@ class Kind:
         return self.outcomes.get(status or "")
 
     def view(self, obj: Mapping[str, Any]) -> View:
+        meta = _mapping(obj.get("metadata"))
         spec = _mapping(obj.get("spec"))
         status = _mapping(obj.get("status"))
+        fallback = _mapping(spec.get("fallback")) if self is TRAINING_JOB else {}
+        annotations = _mapping(meta.get("annotations")) if self is TRAINING_JOB else {}
         children = None
         if self is TUNING_JOB and isinstance(status.get("trainingJobs"), list):
             children = tuple(
@@ -96,6 +138,13 @@ class Kind:
             children=children,
             failure_reason=_str(status.get("failureReason")),
             refused=_refusal(status.get("conditions")),
+            name=_str(meta.get("name")),
+            uid=_str(meta.get("uid")),
+            backend=_str(status.get("backend")) if self is TRAINING_JOB else None,
+            backend_reason=_str(status.get("backendReason")),
+            # The operator's order: spec.fallback.backend, then the annotation (then its own default, unknown here).
+            wants_local=(fallback.get("backend") or annotations.get(BACKEND_ANNOTATION)) == LOCAL_BACKEND,
+            cleanup_policy=_str(fallback.get("cleanupPolicy")),
         )
 
 

@@ -26,6 +26,8 @@ class Printer:
         self.prefix = prefix
         self.labels: list[str] = []
         """Label of each stream, by its order number."""
+        self.printed = 0
+        """Lines written so far."""
 
     def add_label(self, label: str) -> int:
         self.labels.append(label)
@@ -50,3 +52,4 @@ class Printer:
             lines.append(f"{head}{message}\n")
         self.out.write("".join(lines))
         self.out.flush()
+        self.printed += len(lines)

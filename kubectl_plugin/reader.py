@@ -20,7 +20,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
-from .cloudwatch import PAGE_LIMIT, Notices, Page, StreamGone, StreamInfo
+from .cloudwatch import PAGE_LIMIT, LogSource, Notices, Page, StreamGone, StreamInfo
 from .output import Event, Printer
 
 T = TypeVar("T")
@@ -28,11 +28,23 @@ R = TypeVar("R")
 
 
 class LogBackend(Protocol):
-    """What the reader needs from where logs live (CloudWatch Logs; see :mod:`.cloudwatch`)."""
+    """What the reader needs from where logs live: CloudWatch Logs (:mod:`.cloudwatch`), or the Pods of
+    a TrainingJob that runs in the cluster (:mod:`.pods`)."""
+
+    @property
+    def endpoint(self) -> str: ...
+
+    def discover(self, sources: Sequence[LogSource]) -> tuple[list[StreamInfo], list[str]]:
+        """The streams of ``sources``, and the sources' containers (log groups) that do not exist yet."""
+        ...
 
     def read_forward(self, stream: StreamInfo, token: str | None, start_ms: int | None) -> Page: ...
 
     def read_backward(self, stream: StreamInfo, token: str | None, start_ms: int | None, limit: int) -> Page: ...
+
+    def gone_notice(self, stream: StreamInfo) -> str | None:
+        """What to say when ``stream`` disappears while being read (:class:`StreamGone`), if anything."""
+        ...
 
 
 class Workers:
@@ -252,7 +264,9 @@ class StreamSet:
         key = (stream.info.source.group, stream.info.name)
         self._streams.pop(key, None)
         self._gone.add(key)
-        self.notices.say(f"log stream {stream.info.name} disappeared while being read; skipping it")
+        notice = self.backend.gone_notice(stream.info)
+        if notice:
+            self.notices.say(notice)
         self.printer.print(sorted(stream.buffer))
 
     def _print_ready(self) -> None:

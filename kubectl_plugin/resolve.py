@@ -177,15 +177,20 @@ def aws_target(view: View, overrides: AwsOverrides) -> AwsTarget:
     return AwsTarget(overrides.region or view.region, sagemaker, logs)
 
 
+POD_LOGS = "pods"
+"""The :class:`~.cloudwatch.LogSource` group of a job's Pods (the source's prefix is the TrainingJob's UID)."""
+
+
 def log_sources(
     kind: Kind, view: View, list_children: Callable[[str], tuple[Child, ...]] | None = None
 ) -> list[LogSource]:
     """The log groups and stream prefixes of a resource's SageMaker job (or endpoint).
 
-    Issue 7 (the TF fallback) adds TrainingJobs that never reach SageMaker: their logs are the
-    replicas' and will come from another backend than :class:`~.cloudwatch.CloudWatchLogs`,
-    chosen where :mod:`.session` builds it. Nothing here pretends to read them yet.
+    A TrainingJob that runs in the cluster (the TF fallback) has one source: its Pods, found by the
+    TrainingJob's UID (:mod:`.pods`, the backend :mod:`.session` picks for it).
     """
+    if view.local:
+        return [LogSource(POD_LOGS, view.uid)] if view.uid else []
     name = view.sagemaker_name
     if name is None:
         return []

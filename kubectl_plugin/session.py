@@ -10,6 +10,11 @@ then left alone, so a long tuning job does not poll hundreds of finished streams
 is final, streams are discovered once
 more and every stream is read to its end once more, so lines written just before the end are not
 lost; then the exit code says how the job ended.
+
+A TrainingJob whose status says it runs in the cluster (``status.backend: local``, the TensorFlow
+fallback) is read from its Pods instead (:mod:`.pods`), with the same clocks: a "stream" is a replica,
+discovery lists the job's Pods. A job that moves to the cluster while followed (SageMaker had no
+capacity and the job opted in) switches to its Pods then.
 """
 
 from __future__ import annotations
@@ -22,9 +27,10 @@ from typing import TextIO
 
 from .cloudwatch import CloudWatchLogs, Interrupted, LogSource, Notices, RetryPolicy, StreamInfo, new_callers
 from .errors import ExitCode, SmlogsError
-from .kinds import TUNING_JOB, Kind, View
+from .kinds import TUNING_JOB, Child, Kind, View
 from .output import Printer
-from .reader import PollTiming, StreamSet, Workers
+from .pods import PodLogs
+from .reader import LogBackend, PollTiming, StreamSet, Workers
 from .resolve import AwsOverrides, Cluster, aws_target, log_sources, tuning_children
 
 MAX_WORKERS = 16
@@ -83,6 +89,10 @@ class Session:
         self.workers = Workers(MAX_WORKERS)
         self._last_view: View | None = None
         self._found: list[StreamInfo] = []
+        self.backend: LogBackend
+        self.cloudwatch: CloudWatchLogs | None = None
+        self.pods: PodLogs | None = None
+        self.list_children: Callable[[str], tuple[Child, ...]] | None = None
 
     def run(self) -> ExitCode:
         try:
@@ -97,22 +107,35 @@ class Session:
 
     def _run(self) -> ExitCode:
         view = self._submitted()
-        target = aws_target(view, self.overrides)
-        logs, sagemaker = new_callers(
-            region=target.region,
-            profile=self.overrides.profile,
-            logs_endpoint=target.logs_endpoint,
-            sagemaker_endpoint=target.sagemaker_endpoint,
-            notices=self.notices,
-            retry=self.timing.retry,
-            stop=self.stop,
-            max_connections=MAX_WORKERS,
-        )
-        # Issue 7 (the TF fallback) plugs in here: a TrainingJob whose status says it runs as local
-        # replicas gets a backend that reads its replicas' Pod logs, one "stream" per replica, with
-        # the methods of reader.LogBackend; the merge, following and exit codes stay as they are.
-        self.backend = CloudWatchLogs(logs)
-        self.list_children = tuning_children(sagemaker) if self.kind is TUNING_JOB else None
+        self._use_backend(view)
+        outcome = self.kind.outcome(view.status)
+        if not self.options.follow or outcome is not None:
+            self._read_once(view)
+            if not self.options.follow:
+                return ExitCode.ERROR if self.pods is not None and self.pods.unreadable else ExitCode.OK
+            return self._ended(view, outcome)
+        return self._follow(view)
+
+    def _use_backend(self, view: View) -> None:
+        """Read the Pods of a job that runs in the cluster, else CloudWatch Logs; the reader is the same."""
+        if view.local:
+            self.pods = PodLogs(self.cluster, self.notices, self.timing.retry, self.stop)
+            self.backend, self.list_children = self.pods, None
+        else:
+            target = aws_target(view, self.overrides)
+            logs, sagemaker = new_callers(
+                region=target.region,
+                profile=self.overrides.profile,
+                logs_endpoint=target.logs_endpoint,
+                sagemaker_endpoint=target.sagemaker_endpoint,
+                notices=self.notices,
+                retry=self.timing.retry,
+                stop=self.stop,
+                max_connections=MAX_WORKERS,
+            )
+            self.cloudwatch = CloudWatchLogs(logs)
+            self.backend = self.cloudwatch
+            self.list_children = tuning_children(sagemaker) if self.kind is TUNING_JOB else None
         self.streams = StreamSet(
             self.backend,
             self.printer,
@@ -121,13 +144,6 @@ class Session:
             start_ms=self.options.since_ms,
             host=self.options.host,
         )
-        outcome = self.kind.outcome(view.status)
-        if not self.options.follow or outcome is not None:
-            self._read_once(view)
-            if not self.options.follow:
-                return ExitCode.OK
-            return self._ended(view, outcome)
-        return self._follow(view)
 
     def _read_once(self, view: View) -> None:
         sources, missing = self._discover(view)
@@ -137,16 +153,27 @@ class Session:
                 raise SmlogsError(message)
             self.notices.say(message)
             return
-        if self.options.tail is not None:
-            self.streams.tail(self.options.tail)
-        else:
-            self.streams.drain()
+        self._initial_read(view)
+
+    def _nothing_from_pods(self, view: View) -> None:
+        """Pods were found but no line printed: say why, when it is not just a quiet job."""
+        job = f"{self.kind.noun} {view.job_name}"
+        assert self.pods is not None
+        if not self.streams:  # every pod went away between the listing and the reading
+            message = self._pods_gone(view)
+            if not self.options.follow:
+                raise SmlogsError(message)
+            self.notices.say(message)
+        elif self.pods.waiting and self.options.since_ms is None and self.options.tail != 0:
+            hosts = {s.info.name: s.info.label for s in self.streams.streams}
+            why = "; ".join(f"{hosts.get(pod, pod)}: {message}" for pod, message in sorted(self.pods.waiting.items()))
+            self.notices.once("not-started", f"no lines yet from {job}: {why}")
 
     def _follow(self, view: View) -> ExitCode:
         now = time.monotonic()
         sources, missing = self._discover(view)
         if self.streams:
-            self._initial_read()
+            self._initial_read(view)
         else:
             self.notices.once("streams", f"waiting for logs: {self._no_logs(view, sources, missing, waiting=True)}")
         next_status, next_discovery = now + self.timing.status, now + self.timing.discovery
@@ -159,6 +186,13 @@ class Session:
                     self._final_read(view)
                     self.notices.say(f"{self.kind.singular}/{self.name} was deleted")
                     return ExitCode.DELETED
+                if latest.local and self.pods is None:
+                    reason = f" ({latest.backend_reason})" if latest.backend_reason else ""
+                    self.notices.say(
+                        f"{self.kind.singular}/{self.name} now runs in the cluster{reason}; reading its pods' logs"
+                    )
+                    self._use_backend(latest)
+                    next_discovery = now
                 view = latest
                 outcome = self.kind.outcome(view.status)
                 if outcome is not None:
@@ -169,17 +203,19 @@ class Session:
                 had_streams = bool(self.streams)
                 self._discover(view)
                 if not had_streams and self.streams:
-                    self._initial_read()
+                    self._initial_read(view)
                 self.streams.retire_ended()
             next_read = self.streams.poll(now, self.timing.poll)
             wake = min(next_read, next_status, next_discovery)
             time.sleep(max(0.0, wake - time.monotonic()))
 
-    def _initial_read(self) -> None:
+    def _initial_read(self, view: View) -> None:
         if self.options.tail is not None:
             self.streams.tail(self.options.tail)
         else:
             self.streams.drain()
+        if self.pods is not None and not self.printer.printed:
+            self._nothing_from_pods(view)
 
     def _final_read(self, view: View) -> None:
         """After the end: pick up streams not seen yet, then read every stream to its end."""
@@ -194,7 +230,7 @@ class Session:
             return ExitCode.OK
         if outcome is not ExitCode.OK:
             reason = f": {view.failure_reason}" if view.failure_reason else ""
-            self.notices.say(f"{self.kind.noun} {view.sagemaker_name} {view.status}{reason}")
+            self.notices.say(f"{self.kind.noun} {view.job_name} {view.status}{reason}")
         return outcome
 
     # -- the resource -----------------------------------------------------------------------------
@@ -206,17 +242,21 @@ class Session:
             if obj is None:
                 raise SmlogsError(f'{self.kind.singular} "{self.name}" not found in {self.cluster.where()}')
             view = self.kind.view(obj)
-            if view.sagemaker_name:
+            if view.started:
                 return view
             if view.refused:
                 raise SmlogsError(f"SageMaker refused {self.kind.singular}/{self.name}, nothing ran: {view.refused}")
             what = "created" if self.kind.noun == "endpoint" else "submitted"
+            if view.wants_local:
+                place, hint = "started in the cluster", "status.backend"
+            else:
+                place, hint = f"{what} in SageMaker", f"status.{self.kind.name_field}"
             if not self.options.follow:
                 raise SmlogsError(
-                    f"{self.kind.singular}/{self.name} in {self.cluster.where()} has not been {what} in SageMaker "
-                    f"yet (no status.{self.kind.name_field}); use -f to wait for it"
+                    f"{self.kind.singular}/{self.name} in {self.cluster.where()} has not been {place} "
+                    f"yet (no {hint}); use -f to wait for it"
                 )
-            self.notices.once("submitted", f"waiting for {self.kind.singular}/{self.name} to be {what} in SageMaker")
+            self.notices.once("submitted", f"waiting for {self.kind.singular}/{self.name} to be {place}")
             time.sleep(self.timing.status)
 
     def _status(self) -> View | None:
@@ -242,12 +282,14 @@ class Session:
         return sources, missing
 
     def _no_logs(self, view: View, sources: list[LogSource], missing: list[str], waiting: bool = False) -> str:
-        region = self.backend.call.client.meta.region_name
+        if self.cloudwatch is None:
+            return self._no_pods(view, waiting)
+        region = self.cloudwatch.call.client.meta.region_name
         job = f"{self.kind.noun} {view.sagemaker_name}"
         if not sources:
             return f"{job} has not started any training jobs yet"
         if missing:
-            return f"log group {missing[0]} does not exist yet in {region} (at {self.backend.endpoint})"
+            return f"log group {missing[0]} does not exist yet in {region} (at {self.cloudwatch.endpoint})"
         if self.options.host and self._found:
             names = ", ".join(sorted({s.label for s in self._found}))
             return f"no log stream of {job} matches -p {self.options.host} (its streams: {names})"
@@ -255,6 +297,26 @@ class Session:
         status = f" (status {view.status})" if view.status else ""
         hint = "" if waiting or self.options.follow else "; use -f to wait for them"
         return f"{job}{status} has no log streams yet in {where}{hint}"
+
+    def _no_pods(self, view: View, waiting: bool) -> str:
+        """Why a job that runs in the cluster shows no lines: no pods yet, none matching -p, or gone."""
+        job = f"{self.kind.noun} {view.job_name}"
+        if self.options.host and self._found:
+            hosts = ", ".join(s.label for s in self._found)
+            return f"no pod of {job} matches -p {self.options.host} (its hosts: {hosts})"
+        if self.kind.outcome(view.status) is not None:
+            return self._pods_gone(view)
+        status = f" (status {view.status})" if view.status else ""
+        hint = "" if waiting or self.options.follow else "; use -f to wait for them"
+        return f"{job} runs in the cluster{status} but has no pods yet in {self.cluster.where()}{hint}"
+
+    def _pods_gone(self, view: View) -> str:
+        if self.kind.outcome(view.status) is not None:
+            where = f"ran in the cluster and ended ({view.status})"
+        else:
+            where = f"runs in the cluster (status {view.status or 'unknown'})"
+        how = " (spec.fallback.cleanupPolicy: delete)" if view.cleanup_policy == "delete" else ""
+        return f"{self.kind.noun} {view.job_name} {where}; its pods have been deleted{how}, and their logs with them"
 
 
 def _writer(stream: TextIO) -> Callable[[str], None]:

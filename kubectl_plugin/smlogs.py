@@ -19,7 +19,9 @@ DESCRIPTION = """\
 Print the CloudWatch logs of a SageMaker job managed by the SageMaker operator: a TrainingJob's
 instances, a HyperparameterTuningJob's training jobs, a BatchTransformJob's instances, or a
 HostingDeployment's endpoint. Lines of all instances are merged in time order and prefixed with
-the instance (and, for a tuning job, the training job) they come from.
+the instance (and, for a tuning job, the training job) they come from. A TrainingJob that runs in
+the cluster instead of SageMaker (status.backend: local, the TensorFlow fallback) shows its
+replicas' Pod logs the same way, one [algo-N] per replica.
 """
 
 EPILOG = f"""\
@@ -39,6 +41,10 @@ credentials from the usual AWS chain (--profile, AWS_PROFILE, ...). CloudWatch L
 sageMakerEndpoint when that is not an AWS host (a simulator serves both), else AWS's endpoint.
 Needs logs:DescribeLogStreams and logs:GetLogEvents (and, for a tuning job whose status lists no
 training jobs, sagemaker:ListTrainingJobsForHyperParameterTuningJob).
+
+Kubernetes: get on the resource; for a TrainingJob that runs in the cluster, list on pods and get
+on pods/log in its namespace (no AWS access is needed then). Its pods' logs last as long as the
+pods: with spec.fallback.cleanupPolicy: delete they go when the job ends.
 
 exit codes: 0 logs printed (with -f: the job Completed), 1 error, 2 usage, 3 (with -f) the job or
 endpoint Failed, 4 (with -f) the job was Stopped, 5 (with -f) the resource was deleted,
@@ -137,7 +143,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="only the instances whose name starts with PREFIX (algo-1 is not algo-10); "
         "for a tuning job, a training job's name works too",
     )
-    logs.add_argument("--timestamps", action="store_true", help="print each line's CloudWatch timestamp (UTC)")
+    logs.add_argument(
+        "--timestamps",
+        action="store_true",
+        help="print each line's timestamp (UTC; CloudWatch's, or the container runtime's for pods)",
+    )
     logs.add_argument("--no-prefix", action="store_true", help="do not prefix lines with [instance]")
 
     kube = parser.add_argument_group("Kubernetes")

@@ -79,7 +79,7 @@ async def kube_target(kubeconfig: str | None, context: str | None, namespace: st
     if kubeconfig is None and context is None:
         from sagemaker_operator.kube.emulator import serve_emulator
 
-        async with serve_emulator(crds=[crds.crd(kind) for kind in crds.KINDS]) as kube:
+        async with serve_emulator(crds=[crds.crd(kind) for kind in crds.KINDS], request_log_limit=500) as kube:
             document = {
                 "apiVersion": "v1",
                 "kind": "Config",

@@ -37,6 +37,11 @@ kopf and kubectl-like clients rely on:
 * CEL ``x-kubernetes-validations`` of a CRD's schema run on create and update (see
   :mod:`sagemaker_operator.kube.cel`); a failing rule is a 422 ``Invalid`` worded like the
   API server's, and the object stays unchanged.
+* Pod logs: no kubelet runs here, so a test writes a container's lines with
+  :meth:`KubeEmulator.append_pod_log` and ``GET .../pods/NAME/log`` serves them as the API
+  server would (``container``, ``timestamps``, ``sinceSeconds``, ``sinceTime``, ``tailLines``,
+  ``limitBytes``, ``follow``; see :meth:`KubeEmulator.append_pod_log` for the details), and
+  :meth:`KubeEmulator.rotate_pod_log` rotates a log as the kubelet would.
 
 What it does NOT check or do (a real API server does; test those separately):
 OpenAPI schema validation (types, required, enums, patterns, min/max, unknown-field pruning
@@ -45,9 +50,12 @@ admission webhooks, server-side apply (``application/apply-patch+yaml`` is refus
 415), dry runs, list pagination (``limit`` is ignored), object size limits, garbage
 collection of dependents via ownerReferences, cascading deletion of a namespace's objects,
 finalizers of a deleted CRD's objects, conversion between CRD versions (each served version
-is stored separately), watch bookmarks other than the end of initial events, and DELETED
-events for objects that merely stop matching a watch's selector. Every version of every
-object is kept (kmock's history), so memory grows with writes. Use it from one event loop.
+is stored separately), watch bookmarks other than the end of initial events, DELETED
+events for objects that merely stop matching a watch's selector, and of pod logs: previous
+containers' logs (``previous`` is ignored), rotation by size (only when a test asks for it), and
+nodes (a pod needs no node).
+Every version of every object is kept (kmock's history), so memory grows with writes. Use it
+from one event loop (``append_pod_log`` and ``rotate_pod_log`` excepted).
 """
 
 from __future__ import annotations
@@ -60,6 +68,8 @@ import datetime
 import json
 import re
 import secrets
+import threading
+import time
 import uuid
 import warnings
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
@@ -74,6 +84,7 @@ from sagemaker_operator.kube import cel
 
 NAMESPACES = kmock.resource("", "v1", "namespaces")
 CRDS = kmock.resource("apiextensions.k8s.io", "v1", "customresourcedefinitions")
+PODS = kmock.resource("", "v1", "pods")
 CRD_VERBS = {"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"}
 
 _NAMESPACE_PATH = re.compile(r"/api/v1/namespaces(?:/(?P<name>[^/]+)(?:/(?P<sub>status|finalize))?)?/?")
@@ -90,6 +101,11 @@ _SERVER_FIELDS = (
 )
 _Event = tuple[int, dict[str, Any]]  # (resourceVersion, watch event)
 _Key = tuple[kmock.resource, str | None, str]
+_LogKey = tuple[str, str, str]  # (namespace, pod, container)
+_LogLine = tuple[int, str]  # (nanoseconds since the epoch, the line without its newline)
+_NANO = 1_000_000_000
+_GO_TRUE, _GO_FALSE = {"1", "t", "T", "TRUE", "true", "True"}, {"0", "f", "F", "FALSE", "false", "False"}
+_RFC3339 = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.\d+)?(Z|[+-]\d\d:\d\d)", re.IGNORECASE)
 
 
 def api_error(status: int, reason: str, message: str, **details: Any) -> kmock.KubernetesError:
@@ -103,6 +119,9 @@ class KubeEmulator(kmock.KubernetesEmulator):
 
     crds: Iterable[Mapping[str, Any]] = ()
     history_limit: int = 1000  # watch events kept per resource for ?resourceVersion= replays
+    # Requests kept for assertions (kmock's list). kmock routes each request by scanning this list, so a long
+    # run (the demo, benchmarks) keeps only the latest ones; None keeps all (tests asserting on requests).
+    request_log_limit: int | None = None
 
     _revision: int = attrs.field(default=0, init=False)
     _history: dict[kmock.resource, collections.deque[_Event]] = attrs.field(factory=dict, init=False)
@@ -111,6 +130,11 @@ class KubeEmulator(kmock.KubernetesEmulator):
         factory=lambda: collections.defaultdict(set), init=False
     )
     _rules: dict[kmock.resource, cel.SchemaRules | None] = attrs.field(factory=dict, init=False)
+    # Pod logs may be written from another thread than the loop's (the plugin tests do): a lock, and
+    # followers woken through their loop.
+    _pod_logs: dict[_LogKey, list[_LogLine]] = attrs.field(factory=dict, init=False)
+    _pod_logs_lock: threading.Lock = attrs.field(factory=threading.Lock, init=False)
+    _log_followers: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = attrs.field(factory=set, init=False)
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()  # kmock's discovery endpoints and fallback handlers (ours)
@@ -196,6 +220,67 @@ class KubeEmulator(kmock.KubernetesEmulator):
         """The current revision: what a list would answer now."""
         return str(self._revision)
 
+    def append_pod_log(
+        self,
+        namespace: str,
+        pod: str,
+        container: str,
+        lines: Iterable[str | tuple[datetime.datetime, str]],
+    ) -> None:
+        """Write lines to a container's log, as if the container printed them (no kubelet runs here).
+
+        Each line is a string (stamped with the current time) or ``(time, text)``, the time being the
+        one the container runtime stamps (an aware datetime; a naive one is taken as UTC). A line holds
+        no newline. The pod must exist and have the container (init or regular), else ``LookupError``.
+        Deleting the pod deletes its logs. Safe to call from a thread other than the emulator's loop.
+
+        ``GET /api/v1/namespaces/NS/pods/NAME/log`` then answers as the API server does:
+
+        * ``container``: may be left out only for a pod with one container; an unknown one is 400
+          ``container X is not valid for pod P``. A container has started once something was written
+          to its log or the pod's status says it runs or ran; before that the answer is 400 ``container
+          "X" in pod "P" is waiting to start: REASON`` (the status' waiting reason, else ContainerCreating).
+        * ``timestamps=true`` prefixes each line with its time, RFC 3339 in UTC with nanoseconds
+          (``2024-05-01T12:00:00.123456789Z line``), as the kubelet does.
+        * ``sinceSeconds`` (back from now) or ``sinceTime`` (RFC 3339, which the API server passes on to
+          the kubelet with second precision: the fraction is dropped) keep the lines stamped at or after
+          it; both at once is a 422. ``tailLines`` keeps the last N lines, before ``since`` applies (the
+          kubelet's order); ``limitBytes`` cuts the answer after that many bytes, mid-line if need be.
+        * ``follow=true`` sends what is there, then keeps the response open and streams lines as they
+          are appended, until the pod is deleted, the pod's status says the container terminated (as
+          the kubelet stops at the container's exit), ``limitBytes`` is reached, the client goes away
+          or the server stops. ``previous`` is ignored (there are no previous containers).
+        * A missing pod is 404 ``pods "P" not found``.
+        """
+        body = self._live((PODS, namespace, pod))
+        if body is None:
+            raise LookupError(f'pods "{pod}" not found in namespace {namespace!r}')
+        if container not in [name for names in _container_names(body) for name in names]:
+            raise LookupError(f"container {container} is not valid for pod {pod}")
+        stamped: list[_LogLine] = []
+        for line in lines:
+            when, text = (datetime.datetime.now(datetime.UTC), line) if isinstance(line, str) else line
+            if "\n" in text:
+                raise ValueError(f"a log line holds no newline: {text!r}")
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=datetime.UTC)
+            stamped.append((_epoch_ns(when), text))
+        with self._pod_logs_lock:
+            self._pod_logs.setdefault((namespace, pod, container), []).extend(stamped)
+        self._wake_log_followers()
+
+    def rotate_pod_log(self, namespace: str, pod: str, container: str) -> None:
+        """Rotate a container's log as the kubelet does: the lines so far are no longer served.
+
+        The API serves a container's current log file only; what comes next is appended to a new,
+        empty one. Followers already streaming keep reading the new file.
+        """
+        with self._pod_logs_lock:
+            key = (namespace, pod, container)
+            if key not in self._pod_logs:
+                raise LookupError(f"container {container} of pod {pod} in namespace {namespace!r} has no log")
+            self._pod_logs[key] = []
+
     # ----------------------------------------------------------------- HTTP plumbing
 
     async def __call__(self, raw_request: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
@@ -216,6 +301,8 @@ class KubeEmulator(kmock.KubernetesEmulator):
     async def _handle(self, request: kmock.Request) -> aiohttp.web.StreamResponse:
         # Skip kmock's own state-changing _handle(): our fallback handlers below do it.
         # User-defined reactions (kube['...'] << ...) still take precedence over them.
+        if self.request_log_limit is not None and len(self._requests) > self.request_log_limit:
+            del self._requests[: len(self._requests) - self.request_log_limit]
         try:
             return await super(kmock.KubernetesEmulator, self)._handle(request)
         except kmock.KubernetesError as exc:  # an answer of the API, not a failure of the emulator
@@ -255,6 +342,8 @@ class KubeEmulator(kmock.KubernetesEmulator):
 
     async def _serve_fetch(self, request: kmock.Request) -> kmock.Payload:
         resource, namespace, name = self._address(request)
+        if resource == PODS and request.subresource == "log" and namespace is not None:
+            return self._serve_pod_log(request, namespace, name)
         if request.subresource not in (None, "status"):
             raise _not_found(resource, name)
         body = self._live((resource, namespace, name))
@@ -400,6 +489,83 @@ class KubeEmulator(kmock.KubernetesEmulator):
                     yield event
         finally:
             self._watchers[resource].discard(queue)
+
+    # ----------------------------------------------------------------- pod logs
+
+    def _serve_pod_log(self, request: kmock.Request, namespace: str, name: str) -> kmock.Payload:
+        pod = self._live((PODS, namespace, name))
+        if pod is None:
+            raise _not_found(PODS, name)
+        options = _LogOptions.parse(request.params, name)
+        container = _log_container(pod, options.container)
+        key = (namespace, name, container)
+        with self._pod_logs_lock:
+            log = self._pod_logs.get(key)  # the current file; rotate_pod_log() starts another one
+            lines = list(log or ())
+        _check_started(pod, container, log is not None)
+        total = len(lines)
+        if options.tail is not None:
+            lines = lines[len(lines) - options.tail :] if options.tail else []
+        since = options.since_ns()
+        text = b"".join(options.render(line) for line in lines if line[0] >= since)
+        if options.limit_bytes is not None:
+            text = text[: options.limit_bytes]
+        headers = {"Content-Type": "text/plain"}
+        if not options.follow:
+            return kmock.Response(status=200, payload=text, headers=headers)
+        uid = pod["metadata"]["uid"]
+        stream = self._follow_pod_log(request, key, uid, log, total, since, options, text)
+        return kmock.Response(status=200, payload=stream, headers=headers)
+
+    async def _follow_pod_log(
+        self,
+        request: kmock.Request,
+        key: _LogKey,
+        uid: str,
+        log: list[_LogLine] | None,
+        start: int,
+        since: int,
+        options: _LogOptions,
+        first: bytes,
+    ) -> AsyncIterator[bytes]:
+        """What was there (``first``), then the lines appended to ``log`` after index ``start`` (and to the
+        files that replace it), as they come."""
+        budget = None if options.limit_bytes is None else options.limit_bytes - len(first)
+        yield first  # even when empty: sends the headers, as the API server does at once
+        follower = (asyncio.get_running_loop(), asyncio.Event())
+        with self._pod_logs_lock:
+            self._log_followers.add(follower)
+        raw = request._raw_request
+        try:
+            while budget is None or budget > 0:
+                follower[1].clear()
+                with self._pod_logs_lock:
+                    if self._pod_logs.get(key) is not log:  # written for the first time, or rotated
+                        log, start = self._pod_logs.get(key), 0
+                    new = (log or [])[start:]
+                start += len(new)
+                chunk = b"".join(options.render(line) for line in new if line[0] >= since)
+                if budget is not None:
+                    chunk, budget = chunk[:budget], budget - len(chunk)
+                if chunk:
+                    yield chunk
+                pod = self._live((PODS, key[0], key[1]))
+                if pod is None or pod["metadata"]["uid"] != uid or (not new and _terminated(pod, key[2])):
+                    return
+                if not self.servers or raw is None or raw.transport is None or raw.transport.is_closing():
+                    return
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(follower[1].wait(), _SERVER_POLL)
+        finally:
+            with self._pod_logs_lock:
+                self._log_followers.discard(follower)
+
+    def _wake_log_followers(self) -> None:
+        with self._pod_logs_lock:
+            followers = list(self._log_followers)
+        for loop, event in followers:
+            with contextlib.suppress(RuntimeError):  # that loop has closed
+                loop.call_soon_threadsafe(event.set)
 
     # ----------------------------------------------------------------- state transitions
 
@@ -582,6 +748,10 @@ class KubeEmulator(kmock.KubernetesEmulator):
         body = copy.deepcopy(body)
         body["metadata"]["resourceVersion"] = str(self._bump())
         self._objects[key].delete()
+        if key[0] == PODS:  # its containers' logs go with it
+            with self._pod_logs_lock:
+                for log_key in [k for k in self._pod_logs if k[:2] == (key[1], key[2])]:
+                    del self._pod_logs[log_key]
         self._emit(key[0], "DELETED", body)
         if key[0] == CRDS:  # its objects go with it (finalizers are not waited for)
             for resource in self._crd_resources(body):
@@ -611,6 +781,8 @@ class KubeEmulator(kmock.KubernetesEmulator):
             self._compacted[resource] = history.popleft()[0]
         for queue in self._watchers.get(resource, ()):
             queue.put_nowait(item)
+        if resource == PODS:  # a deleted pod, or a container that terminated, ends its log followers
+            self._wake_log_followers()
 
     def _bump(self) -> int:
         self._revision += 1
@@ -762,9 +934,13 @@ async def serve_emulator(
     host: str = "127.0.0.1",
     port: int | None = None,
     history_limit: int = 1000,
+    request_log_limit: int | None = None,
 ) -> AsyncIterator[KubeEmulator]:
     """Run the emulator on an HTTP port; ``kube.url`` is the API server's address."""
-    async with KubeEmulator(crds=crds, history_limit=history_limit) as kube, kmock.Server(kube, host=host, port=port):
+    async with (
+        KubeEmulator(crds=crds, history_limit=history_limit, request_log_limit=request_log_limit) as kube,
+        kmock.Server(kube, host=host, port=port),
+    ):
         try:
             yield kube
         finally:
@@ -772,6 +948,142 @@ async def serve_emulator(
 
 
 # --------------------------------------------------------------------- helpers
+
+
+@attrs.frozen
+class _LogOptions:
+    """The query of a pod log request (PodLogOptions), checked as the API server checks it."""
+
+    container: str | None
+    timestamps: bool
+    follow: bool
+    since_seconds: int | None
+    since_time: int | None  # nanoseconds since the epoch, whole seconds
+    tail: int | None
+    limit_bytes: int | None
+
+    @classmethod
+    def parse(cls, params: Mapping[str, str], pod: str) -> _LogOptions:
+        options = cls(
+            container=params.get("container") or None,
+            timestamps=_go_bool(params, "timestamps"),
+            follow=_go_bool(params, "follow"),
+            since_seconds=_go_int(params, "sinceSeconds"),
+            since_time=_since_time(params.get("sinceTime")),
+            tail=_go_int(params, "tailLines"),
+            limit_bytes=_go_int(params, "limitBytes"),
+        )
+        errors = []
+        if options.since_seconds is not None and options.since_time is not None:
+            errors.append("sinceSeconds: Forbidden: at most one of `sinceTime` or `sinceSeconds` may be specified")
+        for field, value, least in (
+            ("sinceSeconds", options.since_seconds, 1),
+            ("tailLines", options.tail, 0),
+            ("limitBytes", options.limit_bytes, 1),
+        ):
+            if value is not None and value < least:
+                bound = "greater than 0" if least else "greater than or equal to 0"
+                errors.append(f"{field}: Invalid value: {value}: must be {bound}")
+        if errors:
+            text = errors[0] if len(errors) == 1 else f"[{', '.join(errors)}]"
+            raise api_error(422, "Invalid", f'PodLogOptions "{pod}" is invalid: {text}', name=pod, kind="PodLogOptions")
+        return options
+
+    def since_ns(self) -> int:
+        if self.since_seconds is not None:
+            return time.time_ns() - self.since_seconds * _NANO
+        return self.since_time if self.since_time is not None else 0
+
+    def render(self, line: _LogLine) -> bytes:
+        ns, text = line
+        return (f"{_log_time(ns)} {text}\n" if self.timestamps else f"{text}\n").encode()
+
+
+def _go_bool(params: Mapping[str, str], name: str) -> bool:
+    value = params.get(name)
+    if value is None or value in _GO_FALSE:
+        return False
+    if value in _GO_TRUE:
+        return True
+    raise api_error(400, "BadRequest", f'strconv.ParseBool: parsing "{value}": invalid syntax')
+
+
+def _go_int(params: Mapping[str, str], name: str) -> int | None:
+    value = params.get(name)
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise api_error(400, "BadRequest", f'strconv.ParseInt: parsing "{value}": invalid syntax') from None
+
+
+def _since_time(value: str | None) -> int | None:
+    """``sinceTime``, truncated to whole seconds as the API server forwards it to the kubelet."""
+    if not value:
+        return None
+    match = _RFC3339.fullmatch(value)
+    if match is None:
+        raise api_error(
+            400, "BadRequest", f'parsing time "{value}" as "2006-01-02T15:04:05Z07:00": cannot parse as RFC 3339'
+        )
+    zone = "+00:00" if match[2].upper() == "Z" else match[2]
+    return _epoch_ns(datetime.datetime.fromisoformat(match[1] + zone))
+
+
+def _epoch_ns(when: datetime.datetime) -> int:
+    whole = int(when.replace(microsecond=0).timestamp())
+    return whole * _NANO + when.microsecond * 1000
+
+
+def _log_time(ns: int) -> str:
+    seconds, fraction = divmod(ns, _NANO)
+    return datetime.datetime.fromtimestamp(seconds, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{fraction:09d}Z"
+
+
+def _container_names(pod: Mapping[str, Any]) -> tuple[list[str], list[str]]:
+    spec = pod.get("spec") or {}
+    return [c.get("name") for c in spec.get("containers") or []], [
+        c.get("name") for c in spec.get("initContainers") or []
+    ]
+
+
+def _log_container(pod: Mapping[str, Any], wanted: str | None) -> str:
+    name = pod["metadata"]["name"]
+    containers, init = _container_names(pod)
+    if wanted is None:
+        if len(containers) == 1:
+            return str(containers[0])
+        choices = f"a container name must be specified for pod {name}, choose one of: [{' '.join(containers)}]"
+        raise api_error(
+            400, "BadRequest", choices + (f" or one of the init containers: [{' '.join(init)}]" if init else "")
+        )
+    if wanted not in containers and wanted not in init:
+        raise api_error(400, "BadRequest", f"container {wanted} is not valid for pod {name}")
+    return wanted
+
+
+def _container_state(pod: Mapping[str, Any], container: str) -> Mapping[str, Any] | None:
+    status = pod.get("status") or {}
+    for item in [*(status.get("initContainerStatuses") or []), *(status.get("containerStatuses") or [])]:
+        if item.get("name") == container:
+            return item.get("state") or {}
+    return None
+
+
+def _check_started(pod: Mapping[str, Any], container: str, written: bool) -> None:
+    state = _container_state(pod, container)
+    if state is not None and (state.get("running") or state.get("terminated")):
+        return
+    if state is None and written:
+        return
+    reason = ((state or {}).get("waiting") or {}).get("reason") or "ContainerCreating"
+    name = pod["metadata"]["name"]
+    raise api_error(400, "BadRequest", f'container "{container}" in pod "{name}" is waiting to start: {reason}')
+
+
+def _terminated(pod: Mapping[str, Any], container: str) -> bool:
+    return bool((_container_state(pod, container) or {}).get("terminated"))
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
@@ -949,4 +1261,4 @@ def _now() -> str:
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-__all__ = ["CRDS", "NAMESPACES", "KubeEmulator", "api_error", "merge_patch", "serve_emulator"]
+__all__ = ["CRDS", "NAMESPACES", "PODS", "KubeEmulator", "api_error", "merge_patch", "serve_emulator"]

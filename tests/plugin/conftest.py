@@ -3,7 +3,9 @@ over HTTP, a kubeconfig pointing at it, and helpers to run the plugin in-process
 
 The plugin talks to both servers exactly as it would to AWS and a cluster; nothing inside it is
 mocked. Jobs' log lines appear as the test moves the simulator's clock; the resources' status is
-written by the test, as the operator would.
+written by the test, as the operator would. A TrainingJob that runs in the cluster (the TF fallback)
+logs through its Pods: the test creates them as the operator would and writes their containers'
+lines into the emulator (``KubeEmulator.append_pod_log``), which plays the kubelet.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import yaml
 from botocore.config import Config
 
 from kubectl_plugin import smlogs
-from sagemaker_operator.kube.emulator import serve_emulator
+from sagemaker_operator.kube.emulator import KubeEmulator, serve_emulator
 from sagemaker_operator.simulator import SimClock, Simulator, SimulatorServer, StageDurations
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -210,32 +212,53 @@ class Kube:
         self.request("DELETE", self.path(plural, namespace, name))
 
 
+@dataclass
+class Served:
+    """The emulator running in its own thread: its URL, and the object (for ``append_pod_log``)."""
+
+    url: str
+    kube: KubeEmulator
+
+
 @contextlib.contextmanager
-def emulator(crds: list[dict[str, Any]]) -> Iterator[str]:
-    """The Kubernetes API emulator serving ``crds``, in a thread with its own event loop; yields its URL."""
+def serve(crds: list[dict[str, Any]]) -> Iterator[Served]:
+    """The Kubernetes API emulator serving ``crds``, in a thread with its own event loop."""
     ready = threading.Event()
     state: dict[str, Any] = {}
 
-    async def serve() -> None:
+    async def run() -> None:
         async with serve_emulator(crds=crds) as kube:
-            state["url"], state["loop"], state["stop"] = str(kube.url), asyncio.get_running_loop(), asyncio.Event()
+            state["served"] = Served(str(kube.url), kube)
+            state["loop"], state["stop"] = asyncio.get_running_loop(), asyncio.Event()
             ready.set()
             await state["stop"].wait()
 
-    thread = threading.Thread(target=asyncio.run, args=(serve(),), name="kube-emulator", daemon=True)
+    thread = threading.Thread(target=asyncio.run, args=(run(),), name="kube-emulator", daemon=True)
     thread.start()
     assert ready.wait(30), "the Kubernetes API emulator did not start"
     try:
-        yield state["url"]
+        yield state["served"]
     finally:
         state["loop"].call_soon_threadsafe(state["stop"].set)
         thread.join(10)
 
 
+@contextlib.contextmanager
+def emulator(crds: list[dict[str, Any]]) -> Iterator[str]:
+    """The Kubernetes API emulator serving ``crds``, in a thread with its own event loop; yields its URL."""
+    with serve(crds) as served:
+        yield served.url
+
+
 @pytest.fixture(scope="session")
-def kube_url() -> Iterator[str]:
-    with emulator(plugin_crds()) as url:
-        yield url
+def served() -> Iterator[Served]:
+    with serve(plugin_crds()) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def kube_url(served: Served) -> str:
+    return served.url
 
 
 def write_kubeconfig(path: Path, server: str, namespace: str) -> Path:
