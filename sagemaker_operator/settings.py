@@ -59,6 +59,10 @@ class OperatorSettings(BaseModel):
         return value or None
 
 
+# Batched sync: the pause of a resource's timer between two looks; the waiting happens inside (next_look).
+BATCHED_TICK = 0.1
+
+
 @dataclass
 class OperatorContext:
     """What handlers share, passed to them through kopf's memo."""
@@ -116,7 +120,7 @@ class OperatorContext:
     @property
     def timer_interval(self) -> float:
         """Per-job polling looks every poll interval; batched sync waits inside the timer for news (next_look)."""
-        return 0.5 if self.batched else self.settings.poll_interval
+        return BATCHED_TICK if self.batched else self.settings.poll_interval
 
     async def next_look(self, ref: JobRef | None, stopped: Any) -> None:
         """Batched sync: wait until the job may have changed, at most a poll interval (``ref`` None: a job

@@ -174,6 +174,22 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+def settled(count: Callable[[], int], quiet: float, timeout: float = 30.0) -> int:
+    """Wait until ``count`` stays the same for ``quiet`` seconds and return it.
+
+    For "X is not read any more" checks: retiring a stream takes a discovery round or two, which a
+    loaded CI machine may stretch, so wait for quiet instead of sleeping a fixed time. Something still
+    polled never gives ``quiet`` seconds of rest, and the wait fails after ``timeout``.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        before = count()
+        time.sleep(quiet)
+        if count() == before:
+            return before
+        assert time.monotonic() < deadline, f"still counting after {timeout:.0f} s: {before} -> {count()}"
+
+
 # -- Kubernetes: the emulator in a thread of its own --------------------------------------------
 
 

@@ -26,7 +26,7 @@ from sagemaker_operator.local import kube as local_kube
 from sagemaker_operator.local.spec import BACKEND_ANNOTATION, Backend
 from sagemaker_operator.simulator import SimulatorServer
 
-from .conftest import ROOT, Kube, Served
+from .conftest import ROOT, Kube, Served, settled
 
 SAMPLE = ROOT / "samples" / "tensorflow" / "tensorflow-digits-trainingjob.yaml"
 HELPER = "123456789012.dkr.ecr.us-west-2.amazonaws.com/sagemaker-operator:0.1.0"
@@ -537,11 +537,11 @@ def test_a_replica_that_finished_is_read_to_its_end_once_then_left_alone(
     for step in range(2):  # a few discovery rounds (every 0.25 s here) while algo-1 goes on
         job.log("algo-1", (3.0 + step, f"a: epoch {step + 2}"))
         run.wait_for(lambda lines, n=step: f"[algo-1] a: epoch {n + 2}" in lines, f"epoch {step + 2}")
-        time.sleep(0.3)
-    before = reads_of_algo_2()
+    # Polls of a quiet stream back off to 0.4 s here: a second without a read means algo-2 was retired.
+    before = settled(reads_of_algo_2, quiet=1.0)
     job.log("algo-1", (9.0, "a: saving model"))
     run.wait_for(lambda lines: "[algo-1] a: saving model" in lines, "the last line")
-    time.sleep(0.5)  # polls of a quiet stream back off to 0.4 s here: it would have been read again by now
+    time.sleep(0.5)
     assert reads_of_algo_2() == before, "a finished replica is not polled any more"
 
     job.set(trainingJobStatus="Completed")

@@ -7,7 +7,7 @@ from typing import Any
 
 from sagemaker_operator.simulator import Simulator
 
-from .conftest import Cluster, training_request
+from .conftest import Cluster, settled, training_request
 
 CHILDREN = ("tune-001-aaaa", "tune-002-bbbb")
 
@@ -99,9 +99,9 @@ def test_finished_training_jobs_are_read_to_the_end_once_then_left_alone(
     run = follow("hpo", "tuning")
     run.wait_for(lambda lines: sum("Saving model" in line for line in lines) == 4, "all four hosts' last lines")
 
-    time.sleep(0.5)  # two stream discoveries (every 0.25 s): the finished jobs' streams are retired
+    settled(lambda: sim.calls["logs.GetLogEvents"], quiet=1.0)  # the finished streams retired: 20 polls unread
     before = sim.calls
-    time.sleep(1.0)  # 20 poll intervals
+    time.sleep(1.0)
     after = sim.calls
     assert after["logs.GetLogEvents"] == before["logs.GetLogEvents"], "finished streams are not read again"
     assert after["logs.DescribeLogStreams"] > before["logs.DescribeLogStreams"], (

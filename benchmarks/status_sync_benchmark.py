@@ -1,0 +1,345 @@
+"""Status sync at scale: SageMaker API calls per job-hour, status and create latency, operator RSS and CPU.
+
+Everything runs twice, with ``--status-sync batched`` and ``--status-sync per-job`` (the Go operator's and
+ACK's scheme), and the ratio is printed. The operator is a real ``sagemaker-operator run`` process against
+the in-process Kubernetes API emulator and the SageMaker simulator; nothing else runs in its process.
+
+Two scenarios per mode, because whole job lifetimes and latency need different clocks:
+
+1. Lifetimes (simulated time ``--speed`` times faster): N TrainingJobs, a burst of B created at once then
+   the rest, with realistic durations (Starting 2 min, Downloading 1 min, Training 1-3 h, Uploading 1 min),
+   followed to completion. The operator's poll interval and API budget are scaled by the same factor, so
+   its calls per simulated job-hour are what it would make against SageMaker. Also: create latency of the
+   burst (resource created -> CreateTrainingJob), operator peak RSS and CPU.
+2. Latency (real time): N jobs created over ``--stagger`` seconds with short stages, for ``--latency-minutes``;
+   status latency = SageMaker's transition time -> the resource showing that status (as a watch sees it).
+
+    .venv/bin/python benchmarks/status_sync_benchmark.py                 # 1000 jobs, both modes (~35 min)
+    .venv/bin/python benchmarks/status_sync_benchmark.py --jobs 100 --latency-minutes 2   # a quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime
+import json
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import psutil
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sagemaker_operator.kube.emulator import serve_emulator  # noqa: E402
+from sagemaker_operator.simulator import (  # noqa: E402
+    SimClock,
+    Simulator,
+    SimulatorServer,
+    StageDurations,
+    TrainingJob,
+)
+
+NAMESPACE = "bench"
+PATH = f"/apis/sagemaker.aws.amazon.com/v1/namespaces/{NAMESPACE}/trainingjobs"
+ORDER = ["Starting", "Downloading", "Training", "Uploading", "Completed"]
+CRDS = [yaml.safe_load(p.read_text()) for p in sorted((ROOT / "crds").glob("*.yaml"))]
+SAMPLE = yaml.safe_load((ROOT / "samples" / "xgboost-mnist-trainingjob.yaml").read_text())
+
+
+@dataclass
+class World:
+    """A simulator, an emulator and an operator process, plus what a watch has seen of the resources."""
+
+    sim: Simulator
+    kube: Any
+    process: psutil.Process
+    speed: float
+    wall0: float
+    sim0: datetime.datetime
+    seen: dict[str, dict[str, float]]  # SageMaker job name -> secondary status -> first wall time shown
+    completed: set[str]
+
+    def to_wall(self, moment: datetime.datetime) -> float:
+        return self.wall0 + (moment - self.sim0).total_seconds() / self.speed
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+@asynccontextmanager
+async def world(mode: str, speed: float, durations: StageDurations, args: argparse.Namespace) -> AsyncIterator[World]:
+    sim = Simulator(clock=SimClock(speed=speed), durations=durations, log_lines_per_host=2)
+    wall0, sim0 = time.time(), sim.clock.now()
+    with SimulatorServer(sim) as server, tempfile.TemporaryDirectory() as home:
+        async with serve_emulator(crds=CRDS, request_log_limit=100) as kube:
+            env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+            env.update(
+                AWS_ACCESS_KEY_ID="bench",
+                AWS_SECRET_ACCESS_KEY="bench",
+                AWS_CONFIG_FILE=f"{home}/none",
+                AWS_SHARED_CREDENTIALS_FILE=f"{home}/none",
+                AWS_EC2_METADATA_DISABLED="true",
+            )
+            liveness = free_port()
+            command = [
+                sys.executable, "-m", "sagemaker_operator.cli", "run",
+                "--kube-server", str(kube.url), "--sagemaker-endpoint", server.url, "--region", "us-west-2",
+                "-n", NAMESPACE, "--poll-interval", str(args.poll_interval / speed), "--status-sync", mode,
+                "--sagemaker-rate", str(args.rate * speed), "--liveness-port", str(liveness), "--log-level", "error",
+            ]  # fmt: skip
+            log = open(f"{home}/operator.log", "w")  # noqa: SIM115 - closed with the world
+            operator = subprocess.Popen(command, env=env, cwd=ROOT, stderr=log)
+            here = World(sim, kube, psutil.Process(operator.pid), speed, wall0, sim0, {}, set())
+            watcher = asyncio.create_task(watch(here))
+            try:
+                await wait_healthy(liveness)
+                sim.reset_calls()
+                yield here
+            finally:
+                watcher.cancel()
+                operator.send_signal(signal.SIGTERM)
+                try:  # in a thread: the emulator in this event loop must keep serving the operator's last calls
+                    await asyncio.to_thread(operator.wait, 30)
+                except subprocess.TimeoutExpired:
+                    operator.kill()
+                log.close()
+
+
+async def wait_healthy(port: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    async with aiohttp.ClientSession() as session:
+        while time.monotonic() < deadline:
+            try:
+                async with session.get(f"http://127.0.0.1:{port}/healthz") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.2)
+    raise RuntimeError("the operator did not become healthy")
+
+
+async def watch(here: World) -> None:
+    """Like `kubectl get trainingjobs -w`: note when each resource first shows each status."""
+    async with aiohttp.ClientSession(base_url=str(here.kube.url)) as session:
+        params = {"watch": "true", "resourceVersion": "0"}
+        async with session.get(PATH, params=params, timeout=aiohttp.ClientTimeout(total=None)) as response:
+            async for line in response.content:
+                now = time.time()
+                body = json.loads(line).get("object", {})
+                status = body.get("status") or {}
+                name, state = status.get("sageMakerTrainingJobName"), status.get("secondaryStatus")
+                if name and state:
+                    here.seen.setdefault(name, {}).setdefault(state, now)
+                if status.get("trainingJobStatus") == "Completed":
+                    here.completed.add(body["metadata"]["name"])
+
+
+def job_document(index: int, training_seconds: float) -> dict[str, Any]:
+    document = yaml.safe_load(yaml.safe_dump(SAMPLE))
+    document["metadata"] = {"name": f"job-{index:04d}", "namespace": NAMESPACE}
+    document["spec"]["hyperParameters"].append(
+        {"name": "sagemaker_simulator_training_seconds", "value": str(int(training_seconds))}
+    )
+    document["spec"]["stoppingCondition"]["maxRuntimeInSeconds"] = 5 * 3600
+    return document
+
+
+async def post(session: aiohttp.ClientSession, document: dict[str, Any], posted: dict[str, float]) -> None:
+    posted[document["metadata"]["name"]] = time.time()
+    async with session.post(PATH, json=document) as response:
+        if response.status != 201:
+            raise RuntimeError(await response.text())
+
+
+def cpu_seconds(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return float(times.user + times.system)
+
+
+# --------------------------------------------------------------------------- scenario 1: lifetimes
+
+
+@dataclass
+class Lifetimes:
+    job_hours: float
+    calls: Counter[str]
+    create_latency: list[float]
+    rss_peak: float
+    cpu_avg: float
+    cpu_max: float
+    unfinished: int
+    wall: float
+
+    @property
+    def per_job_hour(self) -> float:
+        return sum(self.calls.values()) / self.job_hours if self.job_hours else float("nan")
+
+
+async def lifetimes(mode: str, args: argparse.Namespace) -> Lifetimes:
+    durations = StageDurations(starting=120, downloading=60, training=3600, uploading=60, stopping=30)
+    rng = random.Random(args.seed)
+    async with world(mode, args.speed, durations, args) as here:
+        started = time.time()
+        posted: dict[str, float] = {}
+        documents = [job_document(i, rng.uniform(args.min_hours, args.max_hours) * 3600) for i in range(args.jobs)]
+        async with aiohttp.ClientSession(base_url=str(here.kube.url)) as session:
+            await asyncio.gather(*(post(session, d, posted) for d in documents[: args.burst]))
+            await asyncio.sleep(2.0)  # the burst is measured on its own
+            for start in range(args.burst, args.jobs, 50):
+                await asyncio.gather(*(post(session, d, posted) for d in documents[start : start + 50]))
+        rss: list[float] = []
+        cpu: list[float] = []
+        last_cpu, last_time = cpu_seconds(here.process), time.time()
+        limit = started + args.max_minutes * 60
+        while time.time() < limit and len(here.completed) < args.jobs:
+            await asyncio.sleep(1.0)
+            with here.process.oneshot():
+                rss.append(here.process.memory_info().rss / 2**20)
+                now_cpu, now = cpu_seconds(here.process), time.time()
+            cpu.append((now_cpu - last_cpu) / (now - last_time))
+            last_cpu, last_time = now_cpu, now
+        end = here.sim.clock.now()
+        calls = Counter({op.split(".", 1)[1]: n for op, n in here.sim.calls.items() if op.startswith("sagemaker.")})
+        job_hours, unfinished = 0.0, 0
+        for job in here.sim.store.of_kind(TrainingJob.KIND):
+            described = job.describe(end)  # type: ignore[attr-defined]
+            finish = described.get("TrainingEndTime") or end
+            job_hours += (min(finish, end) - described["CreationTime"]).total_seconds() / 3600
+            unfinished += described["TrainingJobStatus"] != "Completed"
+        created = [r for r in here.sim.requests if r.operation == "CreateTrainingJob" and r.status_code == 200]
+        creates = sorted(r.time for r in created)
+        burst = sorted(posted.values())[: args.burst]
+        create_latency = [max(0.0, here.to_wall(c) - p) for c, p in zip(creates[: args.burst], burst, strict=False)]
+        return Lifetimes(
+            job_hours=job_hours,
+            calls=calls,
+            create_latency=create_latency,
+            rss_peak=max(rss, default=float("nan")),
+            cpu_avg=statistics.fmean(cpu) if cpu else float("nan"),
+            cpu_max=max(cpu, default=float("nan")),
+            unfinished=unfinished,
+            wall=time.time() - started,
+        )
+
+
+# --------------------------------------------------------------------------- scenario 2: latency
+
+
+async def latency(mode: str, args: argparse.Namespace) -> list[float]:
+    durations = StageDurations(starting=60, downloading=60, training=120, uploading=30, stopping=30)
+    async with world(mode, 1.0, durations, args) as here:
+        posted: dict[str, float] = {}
+        documents = [job_document(i, 120) for i in range(args.jobs)]
+        gap = args.stagger / max(1, args.jobs)
+        async with aiohttp.ClientSession(base_url=str(here.kube.url)) as session:
+            for document in documents:  # jobs arrive spread out, as they do in a busy cluster
+                await post(session, document, posted)
+                await asyncio.sleep(gap)
+        await asyncio.sleep(max(0.0, args.latency_minutes * 60 - args.stagger))
+        end = here.sim.clock.now() - datetime.timedelta(seconds=args.poll_interval + 10)  # settled transitions only
+        latencies = []
+        for job in here.sim.store.of_kind(TrainingJob.KIND):
+            described = job.describe(end)  # type: ignore[attr-defined]
+            shown = here.seen.get(job.name, {})
+            for transition in described.get("SecondaryStatusTransitions", []):
+                status = transition["Status"]
+                if status not in ORDER or transition["StartTime"] > end:
+                    continue
+                later = [shown[s] for s in ORDER[ORDER.index(status) :] if s in shown]
+                if later:
+                    latencies.append(max(0.0, min(later) - here.to_wall(transition["StartTime"])))
+                else:
+                    latencies.append(float("inf"))  # never shown: counts as the worst
+        return latencies
+
+
+# --------------------------------------------------------------------------- report
+
+
+def report(results: dict[str, tuple[Lifetimes, list[float]]], args: argparse.Namespace) -> None:
+    print(
+        f"\n{args.jobs} TrainingJobs in flight (burst of {args.burst}); poll interval {args.poll_interval:g} s; "
+        f"budget {args.rate:g} SageMaker calls/s per region; lifetimes in simulated time x{args.speed:g}, "
+        f"latency in real time"
+    )
+    print(
+        f"{'mode':<9} {'job-hours':>9} {'calls/job-h':>12} {'List':>7} {'Describe':>9} {'Create':>7} "
+        f"{'status p50/p95/max s':>21} {'create p50/p95 s':>17} {'RSS MiB':>8} {'CPU avg/max':>12}"
+    )
+    for mode, (life, lat) in results.items():
+        hours = life.job_hours or float("nan")
+        lists = sum(n for op, n in life.calls.items() if op.startswith("List")) / hours
+        describes = sum(n for op, n in life.calls.items() if op.startswith("Describe")) / hours
+        creates = life.calls.get("CreateTrainingJob", 0) / hours
+        status = "/".join(f"{percentile(lat, q):.1f}" for q in (0.5, 0.95, 1.0))
+        create = "/".join(f"{percentile(life.create_latency, q):.2f}" for q in (0.5, 0.95))
+        print(
+            f"{mode:<9} {life.job_hours:>9.0f} {life.per_job_hour:>12.2f} {lists:>7.2f} {describes:>9.2f} "
+            f"{creates:>7.2f} {status:>21} {create:>17} {life.rss_peak:>8.0f} "
+            f"{life.cpu_avg:>5.2f}/{life.cpu_max:<5.2f}"
+        )
+        if life.unfinished:
+            print(f"          ({life.unfinished} jobs had not completed within --max-minutes)")
+    if {"batched", "per-job"} <= results.keys():
+        ratio = results["per-job"][0].per_job_hour / results["batched"][0].per_job_hour
+        print(f"per-job polling made {ratio:.0f}x the SageMaker calls per job-hour of batched sync")
+
+
+async def run(args: argparse.Namespace) -> None:
+    results = {}
+    for mode in args.modes.split(","):
+        print(f"{mode}: lifetimes ...", flush=True)
+        life = await lifetimes(mode, args)
+        print(f"{mode}: latency ...", flush=True)
+        lat = await latency(mode, args)
+        results[mode] = (life, lat)
+    report(results, args)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--jobs", type=int, default=1000)
+    parser.add_argument("--burst", type=int, default=200)
+    parser.add_argument("--poll-interval", type=float, default=30.0, help="seconds (real-world time)")
+    parser.add_argument("--rate", type=float, default=10.0, help="SageMaker calls per second per region")
+    parser.add_argument("--speed", type=float, default=20.0, help="lifetimes: simulated seconds per wall second")
+    parser.add_argument("--min-hours", type=float, default=1.0, help="lifetimes: shortest Training stage")
+    parser.add_argument("--max-hours", type=float, default=3.0, help="lifetimes: longest Training stage")
+    parser.add_argument("--max-minutes", type=float, default=15.0, help="lifetimes: wall minutes per mode at most")
+    parser.add_argument("--stagger", type=float, default=120.0, help="latency: seconds over which jobs arrive")
+    parser.add_argument("--latency-minutes", type=float, default=5.0, help="latency: wall minutes per mode")
+    parser.add_argument("--modes", default="batched,per-job")
+    parser.add_argument("--seed", type=int, default=7)
+    asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
