@@ -21,7 +21,7 @@ from sagemaker_operator.controllers.transformjob import TRANSFORM
 from sagemaker_operator.controllers.tuningjob import TUNING
 from sagemaker_operator.kube.login import connection_info as kubeconfig_login
 from sagemaker_operator.kube.running import run_operator
-from sagemaker_operator.settings import BATCHED_TICK, OperatorContext, OperatorSettings
+from sagemaker_operator.settings import TIMER_TICK, OperatorContext, OperatorSettings
 
 JOB_KINDS = (TRAINING, TUNING, TRANSFORM)
 CREATED_ONCE_KINDS = (MODEL_KIND, ENDPOINT_CONFIG_KIND)
@@ -34,10 +34,9 @@ def build_registry(settings: OperatorSettings, *, login: bool = True) -> kopf.Op
     kubeconfig on the machine can send the operator to another cluster by accident.
     """
     registry = kopf.OperatorRegistry()
-    tick = BATCHED_TICK if settings.status_sync == "batched" else settings.poll_interval
     for job in (*JOB_KINDS, *CREATED_ONCE_KINDS):
-        jobs.register(registry, job, tick)
-    hostingdeployment.register(registry, tick)
+        jobs.register(registry, job, TIMER_TICK)
+    hostingdeployment.register(registry, TIMER_TICK)
     if not login:
         return registry
 

@@ -59,8 +59,9 @@ class OperatorSettings(BaseModel):
         return value or None
 
 
-# Batched sync: the pause of a resource's timer between two looks; the waiting happens inside (next_look).
-BATCHED_TICK = 0.1
+# The pause of a resource's timer between two looks. The waiting happens inside the timer (next_look), so a
+# resource whose job is about to exist is looked at again at once, and news wakes it up (batched sync).
+TIMER_TICK = 0.1
 
 
 @dataclass
@@ -117,16 +118,9 @@ class OperatorContext:
     def batched(self) -> bool:
         return self.settings.status_sync == "batched"
 
-    @property
-    def timer_interval(self) -> float:
-        """Per-job polling looks every poll interval; batched sync waits inside the timer for news (next_look)."""
-        return BATCHED_TICK if self.batched else self.settings.poll_interval
-
     async def next_look(self, ref: JobRef | None, stopped: Any) -> None:
-        """Batched sync: wait until the job may have changed, at most a poll interval (``ref`` None: a job
-        with nothing to follow waits the whole interval). Per-job polling: the timer's interval is the wait."""
-        if not self.batched:
-            return
+        """Wait until the job may have changed, at most a poll interval (batched sync wakes the resource on
+        news; per-job polling always waits the interval; ``ref`` None: nothing to follow, wait the interval)."""
         timeout = self.settings.poll_interval
         waiting = asyncio.ensure_future(
             self.status_source.wait_for_change(ref, timeout) if ref is not None else asyncio.sleep(timeout)

@@ -140,20 +140,33 @@ class Budgets:
 
 
 class PerJobPolling:
-    """One Describe per observation."""
+    """One Describe per observation, each job an interval after its last one."""
 
-    def __init__(self, clients: ClientFactory, budgets: Budgets | None = None) -> None:
+    def __init__(
+        self, clients: ClientFactory, budgets: Budgets | None = None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._clients = clients
         self._budgets = budgets or Budgets(rate=20.0)
+        self._clock = clock
+        self._asked: dict[JobRef, float] = {}  # when each job was last described
+        self._pruned_at = clock()
 
     async def observe(self, ref: JobRef) -> dict[str, Any] | None:
+        self._asked[ref] = self._clock()
         return await _describe(self._clients, self._budgets, ref)
 
     def invalidate(self, ref: JobRef) -> None:
-        pass  # every observe asks SageMaker anyway
+        self._asked.pop(ref, None)  # every observe asks SageMaker anyway; the next look need not wait
 
     async def wait_for_change(self, ref: JobRef, timeout: float) -> None:
-        await asyncio.sleep(timeout)  # nothing tells it about changes: look again after the interval
+        """Nothing tells it about changes: look an interval after the last look (a new job: now)."""
+        now = self._clock()
+        if now - self._pruned_at > timeout:  # forget jobs nobody asked about for ten intervals
+            self._asked = {r: t for r, t in self._asked.items() if now - t < 10 * timeout}
+            self._pruned_at = now
+        asked = self._asked.get(ref)
+        if asked is not None:
+            await asyncio.sleep(max(0.0, asked + timeout - now))
 
     async def aclose(self) -> None:
         pass

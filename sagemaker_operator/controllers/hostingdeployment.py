@@ -551,7 +551,10 @@ def register(registry: kopf.OperatorRegistry, timer_interval: float) -> None:
 
     @kopf.timer(*resource, registry=registry, id="reconcile", interval=timer_interval)
     async def _reconcile(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **kwargs: Any) -> None:
-        await memo.ctx.next_look(followed_ref(body, memo.ctx), kwargs["stopped"])
+        ref = followed_ref(body, memo.ctx)
+        if ref is None and not is_true(body.get("status") or {}, ConditionType.TERMINAL):
+            return  # the deploy handler is creating the endpoint: look again next tick, not an interval later
+        await memo.ctx.next_look(ref, kwargs["stopped"])
         await reconcile(body, patch, memo.ctx, retry=None)
 
     @kopf.on.delete(*resource, registry=registry, id="delete")

@@ -397,6 +397,12 @@ def followed_ref(job: JobKind, body: kopf.Body, ctx: OperatorContext) -> JobRef 
     return job.ref(status[job.name_status_field], region, status.get("sageMakerEndpoint"))
 
 
+def awaiting_submission(job: JobKind, body: kopf.Body) -> bool:
+    """Not submitted yet, and not refused for good: its job will exist soon (the timer often starts first)."""
+    status = body.get("status") or {}
+    return not is_submitted(job, status) and not is_true(status, ConditionType.TERMINAL)
+
+
 def register(registry: kopf.OperatorRegistry, job: JobKind, timer_interval: float) -> None:
     """Wire the shared job handlers for one kind into a kopf registry."""
     resource = (GROUP, VERSION, job.api.plural)
@@ -414,6 +420,8 @@ def register(registry: kopf.OperatorRegistry, job: JobKind, timer_interval: floa
         @kopf.timer(*resource, registry=registry, id="sync", interval=timer_interval)
         async def _sync(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **kwargs: Any) -> None:
             # ``body`` is live in timers: waiting here for news, then acting on it, sees the latest state.
+            if awaiting_submission(job, body):
+                return  # the create handler is at it: look again next tick, not a whole poll interval later
             await memo.ctx.next_look(followed_ref(job, body, memo.ctx), kwargs["stopped"])
             await sync(job, body, patch, memo.ctx)
 

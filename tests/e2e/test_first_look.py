@@ -1,0 +1,49 @@
+"""A new resource's status comes from SageMaker at once, not a poll interval after it was created.
+
+kopf starts a resource's timer as soon as the resource appears, usually before the create handler has
+submitted the job; the timer must not then wait a whole poll interval (minutes in production) before its
+first look. The poll interval here is ten minutes, far beyond any wait below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from sagemaker_operator.kube.emulator import KubeEmulator
+from sagemaker_operator.operator import running_beside
+from sagemaker_operator.settings import OperatorContext, OperatorSettings
+from tests.e2e.conftest import Cluster, Sim, sample, training_job
+
+SLOW_POLLING = 600.0
+
+
+@pytest.fixture(params=["batched", "per-job"])
+async def slow_operator(
+    request: pytest.FixtureRequest, kube: KubeEmulator, settings: OperatorSettings
+) -> AsyncIterator[OperatorContext]:
+    slow = settings.model_copy(update={"poll_interval": SLOW_POLLING, "status_sync": request.param})
+    async with running_beside(str(kube.url), slow) as context:
+        yield context
+
+
+@pytest.mark.usefixtures("slow_operator")
+async def test_a_new_training_job_shows_sagemakers_status_at_once(cluster: Cluster, sim: Sim) -> None:
+    await cluster.apply(training_job("prompt"))
+    # secondaryStatus is only in DescribeTrainingJob's answer, not in CreateTrainingJob's.
+    status = await cluster.status_when("prompt", lambda s: s.get("secondaryStatus"), "the first Describe's status")
+    assert status["secondaryStatus"] == "Starting"
+    assert status["trainingJobStatus"] == "InProgress"
+    assert sim.calls("DescribeTrainingJob") >= 1
+
+
+@pytest.mark.usefixtures("slow_operator")
+async def test_a_new_endpoint_is_described_at_once(cluster: Cluster, sim: Sim) -> None:
+    await cluster.apply(sample("xgboost-mnist-hostingdeployment.yaml", "prompt"))
+    # endpointArn is written from DescribeEndpoint's answer, which the timer's first look fetches.
+    status = await cluster.status_when(
+        "prompt", lambda s: s.get("endpointArn"), "the endpoint's first Describe", plural="hostingdeployments"
+    )
+    assert status["endpointStatus"] == "Creating"
+    assert sim.calls("DescribeEndpoint") >= 1
