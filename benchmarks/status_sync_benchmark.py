@@ -254,10 +254,13 @@ async def lifetimes(mode: str, args: argparse.Namespace) -> Lifetimes:
 
 
 async def latency(mode: str, args: argparse.Namespace) -> list[float]:
-    durations = StageDurations(starting=60, downloading=60, training=120, uploading=30, stopping=30)
+    # Stages that are not multiples of the poll interval, and training times that differ: transitions that
+    # line up with the polls would make per-job polling look instant (or always a whole interval late).
+    durations = StageDurations(starting=67, downloading=41, training=120, uploading=23, stopping=30)
+    rng = random.Random(args.seed)
     async with world(mode, 1.0, durations, args) as here:
         posted: dict[str, float] = {}
-        documents = [job_document(i, 120) for i in range(args.jobs)]
+        documents = [job_document(i, rng.uniform(100, 200)) for i in range(args.jobs)]
         gap = args.stagger / max(1, args.jobs)
         async with aiohttp.ClientSession(base_url=str(here.kube.url)) as session:
             for document in documents:  # jobs arrive spread out, as they do in a busy cluster
@@ -328,7 +331,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--jobs", type=int, default=1000)
     parser.add_argument("--burst", type=int, default=200)
-    parser.add_argument("--poll-interval", type=float, default=30.0, help="seconds (real-world time)")
+    parser.add_argument(
+        "--poll-interval", type=float, default=15.0, help="seconds (real-world time; the operator's default)"
+    )
     parser.add_argument("--rate", type=float, default=10.0, help="SageMaker calls per second per region")
     parser.add_argument("--speed", type=float, default=20.0, help="lifetimes: simulated seconds per wall second")
     parser.add_argument("--min-hours", type=float, default=1.0, help="lifetimes: shortest Training stage")
