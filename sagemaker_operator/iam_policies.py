@@ -68,8 +68,16 @@ _SAGEMAKER_STATEMENTS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] 
     # Creating with tags needs AddTags too; the operator tags everything it creates with its owner.
     ("Tagging", ("AddTags", "ListTags", "DeleteTags"), RESOURCE_TYPES),
 )
-# IAM cannot scope these to a resource: they need "*".
-_LIST_ACTIONS = ("ListTrainingJobs", "ListHyperParameterTuningJobs", "ListTransformJobs")
+# IAM cannot scope these to a resource: they need "*". The List*Jobs and ListEndpoints feed the batched status
+# sync; ListEndpointConfigs and ListModels find what a HostingDeployment left behind (cleanup).
+_LIST_ACTIONS = (
+    "ListTrainingJobs",
+    "ListHyperParameterTuningJobs",
+    "ListTransformJobs",
+    "ListEndpoints",
+    "ListEndpointConfigs",
+    "ListModels",
+)
 _LOG_ACTIONS = ("logs:DescribeLogStreams", "logs:GetLogEvents", "logs:FilterLogEvents")
 
 

@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import stat
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import boto3
 import botocore.session
 import pytest
+from botocore import xform_name
 from moto import mock_aws
 
 from sagemaker_operator import iam_policies
@@ -175,3 +178,30 @@ def test_setup_script_creates_then_leaves_the_policy_alone(tmp_path: Path) -> No
     assert calls.count("iam create-policy ") == 1 and "create-policy-version" not in calls
     assert calls.count("iam create-role") == 1 and calls.count("update-assume-role-policy") == 1
     assert calls.count("eksctl utils associate-iam-oidc-provider --cluster prod --region us-west-2 --approve") == 2
+
+
+def sagemaker_operations_in(paths: Iterable[Path]) -> set[str]:
+    """SageMaker operations named in the code: "DescribeTrainingJob" strings and client.describe_training_job()."""
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    by_method = {xform_name(name): name for name in model.operation_names}
+    found: set[str] = set()
+    for path in paths:
+        text = path.read_text()
+        found |= {name for name in re.findall(r"[\"']([A-Z][A-Za-z]+)[\"']", text) if name in model.operation_names}
+        # Two words at least: a one-word method such as re's .search() is not SageMaker's Search.
+        found |= {by_method[m] for m in re.findall(r"\.([a-z]+_[a-z_]+)\(", text) if m in by_method}
+    return found
+
+
+def test_the_policy_allows_every_sagemaker_operation_the_operator_calls() -> None:
+    """An operation missing from the policy works against the simulator and fails with AccessDenied on AWS."""
+    package = Path(iam_policies.__file__).parent
+    operator_code = [
+        path
+        for path in package.rglob("*.py")
+        if not path.is_relative_to(package / "simulator") and path.name not in ("iam_policies.py", "iam.py", "demo.py")
+    ]
+    called = sagemaker_operations_in(operator_code)
+    assert {"CreateTrainingJob", "ListTrainingJobs", "ListEndpoints", "ListModels", "UpdateEndpoint"} <= called
+    allowed = {a.split(":", 1)[1] for a in iam_policies.required_actions() if a.startswith("sagemaker:")}
+    assert called - allowed == set(), "add these to iam_policies (then run installer/render.py)"
