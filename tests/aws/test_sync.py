@@ -202,6 +202,26 @@ async def test_an_unknown_job_is_none_and_found_once_it_exists(world: tuple[Simu
     assert (await sync.observe(job))["TrainingJobName"] == "later"  # type: ignore[index]
 
 
+async def test_per_job_polling_looks_at_a_new_or_changed_job_at_once_then_an_interval_later(
+    world: tuple[Simulator, str],
+) -> None:
+    sim, url = world
+    create_jobs(url, ["fresh"])
+    (job,) = refs(["fresh"], url)
+    sync = PerJobPolling(ClientFactory(REGION, url), FAST, clock=FakeTime())
+
+    await asyncio.wait_for(sync.wait_for_change(job, timeout=60), timeout=5)  # never looked at: look now
+    await sync.observe(job)
+    waiting = asyncio.create_task(sync.wait_for_change(job, timeout=0.3))
+    await asyncio.sleep(0.1)
+    assert not waiting.done(), "looked at just now: the next look is a poll interval later"
+    await asyncio.wait_for(waiting, timeout=5)
+
+    sync.invalidate(job)  # the operator changed it (e.g. stopped it): look again at once
+    await asyncio.wait_for(sync.wait_for_change(job, timeout=60), timeout=5)
+    assert sagemaker_calls(sim) == {"CreateTrainingJob": 1, "DescribeTrainingJob": 1}
+
+
 class FakeLoop:
     """Time for the rate limiter: sleeping moves it, so waits are measured, not waited."""
 
