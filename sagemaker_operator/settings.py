@@ -114,13 +114,9 @@ class OperatorContext:
             source = PerJobPolling(clients, budgets)
         return cls(settings=settings, clients=clients, status_source=source)
 
-    @property
-    def batched(self) -> bool:
-        return self.settings.status_sync == "batched"
-
     async def next_look(self, ref: JobRef | None, stopped: Any) -> None:
         """Wait until the job may have changed, at most a poll interval (batched sync wakes the resource on
-        news; per-job polling always waits the interval; ``ref`` None: nothing to follow, wait the interval)."""
+        news; per-job polling waits an interval after the job's last look; ``ref`` None: nothing to follow)."""
         timeout = self.settings.poll_interval
         waiting = asyncio.ensure_future(
             self.status_source.wait_for_change(ref, timeout) if ref is not None else asyncio.sleep(timeout)
