@@ -6,16 +6,17 @@ the in-process Kubernetes API emulator and the SageMaker simulator; nothing else
 
 Two scenarios per mode, because whole job lifetimes and latency need different clocks:
 
-1. Lifetimes (simulated time ``--speed`` times faster): N TrainingJobs, a burst of B created at once then
-   the rest, with realistic durations (Starting 2 min, Downloading 1 min, Training 1-3 h, Uploading 1 min),
-   followed to completion. The operator's poll interval and API budget are scaled by the same factor, so
-   its calls per simulated job-hour are what it would make against SageMaker. Also: create latency of the
-   burst (resource created -> CreateTrainingJob), operator peak RSS and CPU.
-2. Latency (real time): N jobs created over ``--stagger`` seconds with short stages, for ``--latency-minutes``;
-   status latency = SageMaker's transition time -> the resource showing that status (as a watch sees it).
+1. Lifetimes (simulated time ``--speed`` times faster): N TrainingJobs with realistic durations (Starting
+   2 min, Downloading 1 min, Training 1-3 h, Uploading 1 min), followed to completion. The operator's poll
+   interval and API budget are scaled by the same factor, so its calls per simulated job-hour are what it
+   would make against SageMaker. Also: operator peak RSS and CPU.
+2. Latency (real time, the production budget): a burst of B resources (create latency: resource created ->
+   CreateTrainingJob), the rest of the N over ``--stagger`` seconds; once all are in flight, a third of them
+   finish at random moments of a ``--latency-minutes`` window. Status latency = SageMaker's transition ->
+   the resource showing that status (as a watch sees it).
 
-    .venv/bin/python benchmarks/status_sync_benchmark.py                 # 1000 jobs, both modes (~35 min)
-    .venv/bin/python benchmarks/status_sync_benchmark.py --jobs 100 --latency-minutes 2   # a quick look
+    .venv/bin/python benchmarks/status_sync_benchmark.py                 # 1000 jobs, both modes (~40 min)
+    .venv/bin/python benchmarks/status_sync_benchmark.py --jobs 100 --modes batched --scenarios latency
 """
 
 from __future__ import annotations
@@ -191,7 +192,6 @@ def cpu_seconds(process: psutil.Process) -> float:
 class Lifetimes:
     job_hours: float
     calls: Counter[str]
-    create_latency: list[float]
     rss_peak: float
     cpu_avg: float
     cpu_max: float
@@ -211,9 +211,7 @@ async def lifetimes(mode: str, args: argparse.Namespace) -> Lifetimes:
         posted: dict[str, float] = {}
         documents = [job_document(i, rng.uniform(args.min_hours, args.max_hours) * 3600) for i in range(args.jobs)]
         async with aiohttp.ClientSession(base_url=str(here.kube.url)) as session:
-            await asyncio.gather(*(post(session, d, posted) for d in documents[: args.burst]))
-            await asyncio.sleep(2.0)  # the burst is measured on its own
-            for start in range(args.burst, args.jobs, 50):
+            for start in range(0, args.jobs, 50):
                 await asyncio.gather(*(post(session, d, posted) for d in documents[start : start + 50]))
         rss: list[float] = []
         cpu: list[float] = []
@@ -234,14 +232,9 @@ async def lifetimes(mode: str, args: argparse.Namespace) -> Lifetimes:
             finish = described.get("TrainingEndTime") or end
             job_hours += (min(finish, end) - described["CreationTime"]).total_seconds() / 3600
             unfinished += described["TrainingJobStatus"] != "Completed"
-        created = [r for r in here.sim.requests if r.operation == "CreateTrainingJob" and r.status_code == 200]
-        creates = sorted(r.time for r in created)
-        burst = sorted(posted.values())[: args.burst]
-        create_latency = [max(0.0, here.to_wall(c) - p) for c, p in zip(creates[: args.burst], burst, strict=False)]
         return Lifetimes(
             job_hours=job_hours,
             calls=calls,
-            create_latency=create_latency,
             rss_peak=max(rss, default=float("nan")),
             cpu_avg=statistics.fmean(cpu) if cpu else float("nan"),
             cpu_max=max(cpu, default=float("nan")),
@@ -253,45 +246,65 @@ async def lifetimes(mode: str, args: argparse.Namespace) -> Lifetimes:
 # --------------------------------------------------------------------------- scenario 2: latency
 
 
-async def latency(mode: str, args: argparse.Namespace) -> list[float]:
-    # Stages that are not multiples of the poll interval, and training times that differ: transitions that
-    # line up with the polls would make per-job polling look instant (or always a whole interval late).
-    durations = StageDurations(starting=67, downloading=41, training=120, uploading=23, stopping=30)
+@dataclass
+class Latency:
+    status: list[float]  # SageMaker transition -> the resource showing it, seconds
+    create: list[float]  # resource created -> CreateTrainingJob, seconds, for the burst
+
+
+async def latency(mode: str, args: argparse.Namespace) -> Latency:
+    """Real time. A burst of B resources, then the rest of the N over --stagger seconds (create latency of the
+    burst). Starting and Downloading are short, so every job is in Training once the operator has looked at it
+    once; after --settle seconds a third of the jobs finish (Uploading, Completed) at random moments of the
+    measured window while the others train on: status latency is measured on those transitions, with all N
+    jobs in flight and the same API budget as in production."""
+    durations = StageDurations(starting=2, downloading=2, training=4 * 3600, uploading=23, stopping=30)
     rng = random.Random(args.seed)
+    window = args.latency_minutes * 60
     async with world(mode, 1.0, durations, args) as here:
+        window_start = args.stagger + args.settle
+        gap = args.stagger / max(1, args.jobs - args.burst)
+        documents = []
+        for i in range(args.jobs):
+            created = max(0, i - args.burst) * gap  # about when the job will be created
+            ends = rng.uniform(window_start, window_start + window - 60) - created
+            documents.append(job_document(i, ends if i % 3 == 0 else 4 * 3600))
         posted: dict[str, float] = {}
-        documents = [job_document(i, rng.uniform(100, 200)) for i in range(args.jobs)]
-        gap = args.stagger / max(1, args.jobs)
         async with aiohttp.ClientSession(base_url=str(here.kube.url)) as session:
-            for document in documents:  # jobs arrive spread out, as they do in a busy cluster
+            await asyncio.gather(*(post(session, d, posted) for d in documents[: args.burst]))
+            for document in documents[args.burst :]:
                 await post(session, document, posted)
                 await asyncio.sleep(gap)
-        await asyncio.sleep(max(0.0, args.latency_minutes * 60 - args.stagger))
+        measured_from = here.sim0 + datetime.timedelta(seconds=window_start)
+        await asyncio.sleep(max(0.0, here.wall0 + window_start + window - time.time()))
         end = here.sim.clock.now() - datetime.timedelta(seconds=args.poll_interval + 10)  # settled transitions only
-        latencies = []
+        status = []
         for job in here.sim.store.of_kind(TrainingJob.KIND):
             described = job.describe(end)  # type: ignore[attr-defined]
             shown = here.seen.get(job.name, {})
             for transition in described.get("SecondaryStatusTransitions", []):
-                status = transition["Status"]
-                if status not in ORDER or transition["StartTime"] > end:
+                moment, state = transition["StartTime"], transition["Status"]
+                if state not in ORDER or not measured_from <= moment <= end:
                     continue
-                later = [shown[s] for s in ORDER[ORDER.index(status) :] if s in shown]
-                if later:
-                    latencies.append(max(0.0, min(later) - here.to_wall(transition["StartTime"])))
-                else:
-                    latencies.append(float("inf"))  # never shown: counts as the worst
-        return latencies
+                later = [shown[s] for s in ORDER[ORDER.index(state) :] if s in shown]
+                status.append(max(0.0, min(later) - here.to_wall(moment)) if later else float("inf"))
+        burst = {d["metadata"]["name"] for d in documents[: args.burst]}
+        create = []
+        for job in here.sim.store.of_kind(TrainingJob.KIND):
+            resource = job.name.rsplit("-", 1)[0]  # SageMaker names are "<resource>-<hash of its uid>"
+            if resource in burst:
+                create.append(max(0.0, here.to_wall(job.describe(end)["CreationTime"]) - posted[resource]))  # type: ignore[attr-defined]
+        return Latency(status, create)
 
 
 # --------------------------------------------------------------------------- report
 
 
-def report(results: dict[str, tuple[Lifetimes, list[float]]], args: argparse.Namespace) -> None:
+def report(results: dict[str, tuple[Lifetimes, Latency]], args: argparse.Namespace) -> None:
     print(
-        f"\n{args.jobs} TrainingJobs in flight (burst of {args.burst}); poll interval {args.poll_interval:g} s; "
-        f"budget {args.rate:g} SageMaker calls/s per region; lifetimes in simulated time x{args.speed:g}, "
-        f"latency in real time"
+        f"\n{args.jobs} TrainingJobs in flight; poll interval {args.poll_interval:g} s; budget {args.rate:g} "
+        f"SageMaker status calls/s per region. Calls, RSS and CPU: whole lifetimes, simulated time x{args.speed:g}. "
+        f"Latency: real time, burst of {args.burst} creates, then status transitions with all jobs in flight."
     )
     print(
         f"{'mode':<9} {'job-hours':>9} {'calls/job-h':>12} {'List':>7} {'Describe':>9} {'Create':>7} "
@@ -302,8 +315,8 @@ def report(results: dict[str, tuple[Lifetimes, list[float]]], args: argparse.Nam
         lists = sum(n for op, n in life.calls.items() if op.startswith("List")) / hours
         describes = sum(n for op, n in life.calls.items() if op.startswith("Describe")) / hours
         creates = life.calls.get("CreateTrainingJob", 0) / hours
-        status = "/".join(f"{percentile(lat, q):.1f}" for q in (0.5, 0.95, 1.0))
-        create = "/".join(f"{percentile(life.create_latency, q):.2f}" for q in (0.5, 0.95))
+        status = "/".join(f"{percentile(lat.status, q):.1f}" for q in (0.5, 0.95, 1.0))
+        create = "/".join(f"{percentile(lat.create, q):.2f}" for q in (0.5, 0.95))
         print(
             f"{mode:<9} {life.job_hours:>9.0f} {life.per_job_hour:>12.2f} {lists:>7.2f} {describes:>9.2f} "
             f"{creates:>7.2f} {status:>21} {create:>17} {life.rss_peak:>8.0f} "
@@ -311,6 +324,8 @@ def report(results: dict[str, tuple[Lifetimes, list[float]]], args: argparse.Nam
         )
         if life.unfinished:
             print(f"          ({life.unfinished} jobs had not completed within --max-minutes)")
+        if lat.status:
+            print(f"          ({len(lat.status)} status transitions measured)")
     if {"batched", "per-job"} <= results.keys():
         ratio = results["per-job"][0].per_job_hour / results["batched"][0].per_job_hour
         print(f"per-job polling made {ratio:.0f}x the SageMaker calls per job-hour of batched sync")
@@ -318,11 +333,15 @@ def report(results: dict[str, tuple[Lifetimes, list[float]]], args: argparse.Nam
 
 async def run(args: argparse.Namespace) -> None:
     results = {}
+    scenarios = args.scenarios.split(",")
     for mode in args.modes.split(","):
-        print(f"{mode}: lifetimes ...", flush=True)
-        life = await lifetimes(mode, args)
-        print(f"{mode}: latency ...", flush=True)
-        lat = await latency(mode, args)
+        life, lat = Lifetimes(0.0, Counter(), *[float("nan")] * 3, 0, 0.0), Latency([], [])
+        if "lifetimes" in scenarios:
+            print(f"{mode}: lifetimes ...", flush=True)
+            life = await lifetimes(mode, args)
+        if "latency" in scenarios:
+            print(f"{mode}: latency ...", flush=True)
+            lat = await latency(mode, args)
         results[mode] = (life, lat)
     report(results, args)
 
@@ -339,9 +358,11 @@ def main() -> None:
     parser.add_argument("--min-hours", type=float, default=1.0, help="lifetimes: shortest Training stage")
     parser.add_argument("--max-hours", type=float, default=3.0, help="lifetimes: longest Training stage")
     parser.add_argument("--max-minutes", type=float, default=15.0, help="lifetimes: wall minutes per mode at most")
-    parser.add_argument("--stagger", type=float, default=120.0, help="latency: seconds over which jobs arrive")
-    parser.add_argument("--latency-minutes", type=float, default=5.0, help="latency: wall minutes per mode")
+    parser.add_argument("--stagger", type=float, default=60.0, help="latency: seconds over which the rest arrive")
+    parser.add_argument("--settle", type=float, default=150.0, help="latency: seconds before the measured window")
+    parser.add_argument("--latency-minutes", type=float, default=5.0, help="latency: the measured window, minutes")
     parser.add_argument("--modes", default="batched,per-job")
+    parser.add_argument("--scenarios", default="lifetimes,latency", help="a quick look at one: lifetimes or latency")
     parser.add_argument("--seed", type=int, default=7)
     asyncio.run(run(parser.parse_args()))
 
