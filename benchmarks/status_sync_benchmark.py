@@ -115,7 +115,7 @@ async def world(mode: str, speed: float, durations: StageDurations, args: argpar
                 "-n", NAMESPACE, "--poll-interval", str(args.poll_interval / speed), "--status-sync", mode,
                 "--sagemaker-rate", str(args.rate * speed), "--liveness-port", str(liveness), "--log-level", "error",
             ]  # fmt: skip
-            log = open(f"{home}/operator.log", "w")  # noqa: SIM115 - closed with the world
+            log = open(os.environ.get("BENCH_OPERATOR_LOG") or f"{home}/operator.log", "w")  # noqa: SIM115
             operator = subprocess.Popen(command, env=env, cwd=ROOT, stderr=log)
             here = World(sim, kube, psutil.Process(operator.pid), speed, wall0, sim0, {}, set())
             watcher = asyncio.create_task(watch(here))
