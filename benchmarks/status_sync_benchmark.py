@@ -100,6 +100,10 @@ async def world(mode: str, speed: float, durations: StageDurations, args: argpar
     wall0, sim0 = time.time(), sim.clock.now()
     with SimulatorServer(sim) as server, tempfile.TemporaryDirectory() as home:
         async with serve_emulator(crds=CRDS, request_log_limit=100) as kube:
+            # As on a real cluster, the namespace exists before the operator starts. kopf lists namespaces,
+            # then starts a watch with a listing of its own whose items it ignores: a namespace created between
+            # the two is never served (the operator then sat idle for a whole run).
+            kube.create_object({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
             env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
             env.update(
                 AWS_ACCESS_KEY_ID="bench",
