@@ -76,6 +76,9 @@ async def run(
     context = OperatorContext.from_settings(settings)
     if settings.kube_server:
         context.kube_config = kube_config_for(settings.kube_server)
+    # Made now, not by the first resource's handler: building a boto3 client blocks the event loop for a
+    # fifth of a second, which a burst of new resources would all wait for.
+    context.clients.sagemaker()
     liveness = f"http://0.0.0.0:{settings.liveness_port}/healthz" if settings.liveness_port else None
     await kopf.operator(
         registry=build_registry(settings),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -126,6 +127,22 @@ class OperatorContext:
             await asyncio.wait([waiting, stopping], return_when=asyncio.FIRST_COMPLETED)
         finally:
             waiting.cancel()
+            stopping.cancel()
+
+    async def wait_while(self, condition: Callable[[], bool], stopped: Any) -> None:
+        """Re-check a cheap condition of a timer's live body every tick within one run, at most a poll interval.
+
+        Much cheaper than returning and letting kopf re-run the timer next tick: kopf rebuilds a handler's
+        state and arguments on every run: about 40 % of the operator's CPU while a burst of 200 new resources waited."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.poll_interval
+        # Woken by ``stopped`` at once, not at the next tick: kopf expects a stopped timer to exit within a few
+        # loop cycles, and otherwise looks again only a minute later, holding up the resource's deletion as long.
+        stopping = asyncio.ensure_future(stopped.wait())
+        try:
+            while condition() and not stopping.done() and loop.time() < deadline:
+                await asyncio.wait([stopping], timeout=TIMER_TICK)
+        finally:
             stopping.cancel()
 
     def backoff(self, attempt: int) -> float:

@@ -14,6 +14,7 @@ import boto3
 from botocore.config import Config
 
 from sagemaker_operator import __version__
+from sagemaker_operator.aws import errors
 
 USER_AGENT = f"sagemaker-operator-k8s/{__version__}"
 
@@ -38,7 +39,7 @@ class ClientFactory:
             user_agent_extra=USER_AGENT,
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
-            max_pool_connections=20,
+            max_pool_connections=errors.CALL_THREADS,  # one connection per thread that makes calls
         )
         self._session = boto3.session.Session()
         self._clients: dict[tuple[str, str, str | None], Any] = {}

@@ -551,11 +551,18 @@ def register(registry: kopf.OperatorRegistry, timer_interval: float) -> None:
 
     @kopf.timer(*resource, registry=registry, id="reconcile", interval=timer_interval)
     async def _reconcile(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **kwargs: Any) -> None:
-        ref = followed_ref(body, memo.ctx)
-        if ref is None and not is_true(body.get("status") or {}, ConditionType.TERMINAL):
-            return  # the deploy handler is creating the endpoint: look again next tick, not an interval later
-        await memo.ctx.next_look(ref, kwargs["stopped"])
-        await reconcile(body, patch, memo.ctx, retry=None)
+        def being_created() -> bool:  # by the deploy handler: follow the endpoint as soon as it exists
+            status = body.get("status") or {}
+            return followed_ref(body, memo.ctx) is None and not is_true(status, ConditionType.TERMINAL)
+
+        stopped = kwargs["stopped"]  # then return at once, as in jobs.register
+        if being_created():
+            await memo.ctx.wait_while(being_created, stopped)
+            if stopped or being_created():
+                return
+        await memo.ctx.next_look(followed_ref(body, memo.ctx), stopped)
+        if not stopped:
+            await reconcile(body, patch, memo.ctx, retry=None)
 
     @kopf.on.delete(*resource, registry=registry, id="delete")
     async def _delete_handler(body: kopf.Body, retry: int, memo: kopf.Memo, **_: Any) -> None:

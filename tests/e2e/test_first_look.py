@@ -14,7 +14,7 @@ import pytest
 from sagemaker_operator.kube.emulator import KubeEmulator
 from sagemaker_operator.operator import running_beside
 from sagemaker_operator.settings import OperatorContext, OperatorSettings
-from tests.e2e.conftest import Cluster, Sim, sample, training_job
+from tests.e2e.conftest import Cluster, Sim, condition, eventually, sample, training_job
 
 SLOW_POLLING = 600.0
 
@@ -47,3 +47,22 @@ async def test_a_new_endpoint_is_described_at_once(cluster: Cluster, sim: Sim) -
     )
     assert status["endpointStatus"] == "Creating"
     assert sim.calls("DescribeEndpoint") >= 1
+
+
+@pytest.mark.usefixtures("slow_operator")
+async def test_deleting_a_resource_whose_job_is_not_created_yet_is_not_held_up(cluster: Cluster, sim: Sim) -> None:
+    """Its timer is waiting for the job to exist (SageMaker throttles the creation here). kopf gives a stopped
+    timer a few loop cycles to end, otherwise it looks again a minute later, and the deletion waits that long."""
+    sim.simulator.faults.inject("CreateTrainingJob", error="ThrottlingException", message="Rate exceeded")
+    await cluster.apply(training_job("hasty"))
+    await cluster.status_when(
+        "hasty", lambda s: condition(s, "Synced").get("reason") == "ThrottlingException", "the throttled submission"
+    )
+    await cluster.delete("hasty")
+
+    async def gone() -> bool:
+        return await cluster.get("hasty") is None
+
+    await eventually(gone, what="the resource to be deleted (kopf's next look would be a minute away)")
+    assert sim.calls("StopTrainingJob") == 0
+    assert not sim.simulator.store.of_kind("TrainingJob"), "no job was created behind the user's back"
