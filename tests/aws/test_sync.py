@@ -289,3 +289,33 @@ async def test_a_waiting_resource_wakes_as_soon_as_a_list_round_sees_its_job_cha
     await sync.list_now()
     await asyncio.wait_for(waiting, timeout=5)
     assert (await sync.observe(job))["SecondaryStatus"] == "Downloading"  # type: ignore[index]
+
+
+async def test_a_job_whose_resource_is_waiting_is_never_forgotten_however_long_ago_it_asked(
+    world: tuple[Simulator, str],
+) -> None:
+    """A busy operator's timers can come round later than ``forget_after``; forgetting a job they still follow
+    costs a Describe each time (at 1,000 jobs in the benchmark: 5 times the Describes). A job nobody waits for
+    nor asks about (its resource deleted) is forgotten."""
+    sim, url = world
+    create_jobs(url, ["followed", "abandoned"])
+    followed, abandoned = refs(["followed", "abandoned"], url)
+    clock = FakeTime()
+    sync = BatchedSync(
+        ClientFactory(REGION, url), interval=30, forget_after=60, clock=clock, budgets=FAST, background=False
+    )
+    await observe_all(sync, [followed, abandoned])
+    waiting = asyncio.create_task(sync.wait_for_change(followed, timeout=3600))
+    await asyncio.sleep(0)
+    sim.reset_calls()
+    for _ in range(5):  # 150 s without an ask from either
+        clock.now += 30
+        await sync.list_now()
+    assert not waiting.done()
+    waiting.cancel()
+    await asyncio.gather(waiting, return_exceptions=True)
+
+    await sync.observe(followed)
+    assert sagemaker_calls(sim).get("DescribeTrainingJob", 0) == 0, "still followed: the Lists speak for it"
+    await sync.observe(abandoned)
+    assert sagemaker_calls(sim).get("DescribeTrainingJob", 0) == 1, "forgotten, so described anew"
