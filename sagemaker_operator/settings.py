@@ -145,5 +145,20 @@ class OperatorContext:
         finally:
             stopping.cancel()
 
+    async def wait_for_news(
+        self, pending: Callable[[], bool], followed: Callable[[], JobRef | None], stopped: Any
+    ) -> bool:
+        """One timer run's wait, shared by every kind: while ``pending`` (its job or endpoint is being created),
+        re-check each tick; then wait until what it follows may have changed. False: nothing to do this run.
+
+        Once ``stopped`` (deletion, shutdown) it returns at once and the timer must not patch anything: kopf
+        waits only a few loop cycles for a stopped timer, then a whole minute before the deletion goes on."""
+        if pending():
+            await self.wait_while(pending, stopped)
+            if stopped or pending():
+                return False
+        await self.next_look(followed(), stopped)
+        return not stopped
+
     def backoff(self, attempt: int) -> float:
         return errors.backoff(attempt, base=self.settings.retry_base_delay, cap=self.settings.retry_max_delay)

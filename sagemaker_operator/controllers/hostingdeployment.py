@@ -555,13 +555,7 @@ def register(registry: kopf.OperatorRegistry, timer_interval: float) -> None:
             status = body.get("status") or {}
             return followed_ref(body, memo.ctx) is None and not is_true(status, ConditionType.TERMINAL)
 
-        stopped = kwargs["stopped"]  # then return at once, as in jobs.register
-        if being_created():
-            await memo.ctx.wait_while(being_created, stopped)
-            if stopped or being_created():
-                return
-        await memo.ctx.next_look(followed_ref(body, memo.ctx), stopped)
-        if not stopped:
+        if await memo.ctx.wait_for_news(being_created, lambda: followed_ref(body, memo.ctx), kwargs["stopped"]):
             await reconcile(body, patch, memo.ctx, retry=None)
 
     @kopf.on.delete(*resource, registry=registry, id="delete")

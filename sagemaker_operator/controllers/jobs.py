@@ -420,15 +420,9 @@ def register(registry: kopf.OperatorRegistry, job: JobKind, timer_interval: floa
         @kopf.timer(*resource, registry=registry, id="sync", interval=timer_interval)
         async def _sync(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **kwargs: Any) -> None:
             # ``body`` is live in timers: waiting here for news, then acting on it, sees the latest state.
-            # Once ``stopped`` (deletion, shutdown), return at once and patch nothing: kopf waits only a few loop
-            # cycles for a stopped timer, then a whole minute before it looks again and lets the deletion go on.
-            stopped = kwargs["stopped"]
-            if awaiting_submission(job, body):  # the create handler is at it: follow the job as soon as it exists
-                await memo.ctx.wait_while(lambda: awaiting_submission(job, body), stopped)
-                if stopped or awaiting_submission(job, body):
-                    return
-            await memo.ctx.next_look(followed_ref(job, body, memo.ctx), stopped)
-            if not stopped:
+            # While the create handler submits the job, follow it as soon as it exists.
+            pending, followed = (lambda: awaiting_submission(job, body)), (lambda: followed_ref(job, body, memo.ctx))
+            if await memo.ctx.wait_for_news(pending, followed, kwargs["stopped"]):
                 await sync(job, body, patch, memo.ctx)
 
     @kopf.on.delete(*resource, registry=registry, id="stop")
