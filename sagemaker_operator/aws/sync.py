@@ -1,6 +1,7 @@
 """How the operator learns a SageMaker job's current state: one interface, swappable strategies.
 
-Controllers only ever ``await source.observe(ref)`` (and ``invalidate(ref)`` after they change something).
+Controllers only ever ``await source.observe(ref)`` (and ``invalidate(ref)`` after they change something, and
+``forget(ref)`` once they stop following the job).
 
 - ``PerJobPolling``: one Describe per ask (the Go operator's and ACK's scheme: API calls grow with the
   number of jobs and the polling rate, whether anything changed or not).
@@ -51,6 +52,10 @@ class StatusSource(Protocol):
 
     async def wait_for_change(self, ref: JobRef, timeout: float) -> None:
         """Return when the job may have changed (or after ``timeout``): when to look again."""
+        ...
+
+    def forget(self, ref: JobRef) -> None:
+        """Its resource no longer follows the job (final state recorded, or resource deleted): drop what is kept."""
         ...
 
     async def aclose(self) -> None: ...
@@ -158,6 +163,9 @@ class PerJobPolling:
     def invalidate(self, ref: JobRef) -> None:
         self._asked.pop(ref, None)  # every observe asks SageMaker anyway; the next look need not wait
 
+    def forget(self, ref: JobRef) -> None:
+        self._asked.pop(ref, None)
+
     async def wait_for_change(self, ref: JobRef, timeout: float) -> None:
         """Nothing tells it about changes: look an interval after the last look (a new job: now)."""
         now = self._clock()
@@ -210,10 +218,17 @@ LISTS: dict[str, ListSpec] = {
 }
 
 
+# How long a job nobody asks about is kept. Only a guard against leaks: jobs are forgotten when their resource
+# says so (``forget``), and this catches a resource that vanished without its deletion handler (finalizer removed
+# by hand). Not a number of poll intervals: a busy operator's timers may come round late, and every job
+# forgotten while still followed costs a Describe to learn again (5 times the Describes at 1,000 jobs).
+FORGET_UNASKED_AFTER = 3600.0
+
+
 @dataclass
 class _Entry:
     description: dict[str, Any] | None  # None: SageMaker does not know the job
-    asked: float  # when its resource last asked (monotonic), to forget jobs nobody follows any more
+    asked: float  # when its resource last asked (monotonic), to drop jobs nobody asks about for long
     waiters: int = 0  # resources waiting for news of it right now: followed, whenever they last asked
     dirty: bool = False
     changed: asyncio.Event = field(default_factory=asyncio.Event)  # wakes the resource waiting for news
@@ -266,7 +281,7 @@ class BatchedSync:
         self._budgets = budgets or Budgets(rate=20.0)
         self.interval = interval
         self.overlap = datetime.timedelta(seconds=overlap)
-        self.forget_after = forget_after if forget_after is not None else 10 * interval
+        self.forget_after = forget_after if forget_after is not None else FORGET_UNASKED_AFTER
         self._clock = clock
         self._background = background  # False: rounds run only by list_now() (tests drive time themselves)
         self._groups: dict[tuple[str, str | None, str], _Group] = {}
@@ -302,6 +317,11 @@ class BatchedSync:
         if entry is not None:
             entry.mark()
 
+    def forget(self, ref: JobRef) -> None:
+        spec = LISTS.get(ref.describe_operation)
+        if spec is not None:
+            self._group(ref, spec).entries.pop(ref.name, None)  # an empty group's List loop ends at its next round
+
     async def wait_for_change(self, ref: JobRef, timeout: float) -> None:
         spec = LISTS.get(ref.describe_operation)
         entry = self._group(ref, spec).entries.get(ref.name) if spec else None
@@ -333,11 +353,10 @@ class BatchedSync:
             await self.list_changes(ref, group)
 
     async def list_changes(self, ref: JobRef, group: _Group) -> None:
-        """Mark the followed jobs that changed since the watermark; forget jobs nobody follows any more.
+        """Mark the followed jobs that changed since the watermark.
 
-        A job is followed while its resource waits for news of it or has asked lately. Asking alone is not
-        enough: a busy operator's timers can take longer than ``forget_after`` to come round, and a forgotten
-        job costs a Describe when asked again (at 1,000 jobs that made Describes 5 times as frequent)."""
+        Jobs leave when their resource calls ``forget``; one nobody waits for nor asked about within
+        ``forget_after`` is dropped too (see ``FORGET_UNASKED_AFTER``)."""
         now = self._clock()
         group.entries = {name: e for name, e in group.entries.items() if e.waiters or now - e.asked < self.forget_after}
         group.listed_at = now

@@ -499,6 +499,9 @@ async def cleanup(d: Deployment, current_config: str, *, force: bool = False) ->
 async def delete(body: kopf.Body, retry: int, ctx: OperatorContext) -> None:
     meta, spec, status = body["metadata"], body["spec"], body.get("status") or {}
     ctx.forget(meta["uid"])
+    followed = followed_ref(body, ctx)
+    if followed is not None:
+        ctx.status_source.forget(followed)
     if (meta.get("annotations") or {}).get(DELETION_POLICY_ANNOTATION, "").strip().lower() == "retain":
         kopf.info(
             body, reason="Retained", message="Deletion policy is retain: the endpoint, its config and models stay"

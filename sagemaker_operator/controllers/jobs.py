@@ -234,13 +234,11 @@ async def sync(job: JobKind, body: kopf.Body, patch: kopf.Patch, ctx: OperatorCo
         return
     if status.get(job.status_field) in TERMINAL_STATUSES and is_true(status, ConditionType.SYNCED):
         return  # final state recorded: nothing will change any more
-    ref = job.ref(
-        status[job.name_status_field],
-        status.get("region") or ctx.settings.region,
-        status.get("sageMakerEndpoint"),
-    )
+    ref = status_ref(job, status, ctx)
     try:
         described = await ctx.status_source.observe(ref)
+        if described and described.get(job.status_key) in TERMINAL_STATUSES:
+            ctx.status_source.forget(ref)  # this is the last look it needs
         extra = await job.extra_status(ctx, ref, described, status) if described and job.extra_status else {}
     except AWSError as exc:
         message = f"Checking the SageMaker {job.noun} failed: {exc}. {exc.hint}"
@@ -388,13 +386,18 @@ async def stop(job: JobKind, body: kopf.Body, retry: int, ctx: OperatorContext) 
     kopf.info(body, reason=verb, message=f"{verb} SageMaker {job.noun} {target.name}: its resource was deleted")
 
 
+def status_ref(job: JobKind, status: Mapping[str, Any], ctx: OperatorContext) -> JobRef:
+    """The SageMaker job a submitted resource's status names."""
+    region = status.get("region") or ctx.settings.region
+    return job.ref(status[job.name_status_field], region, status.get("sageMakerEndpoint"))
+
+
 def followed_ref(job: JobKind, body: kopf.Body, ctx: OperatorContext) -> JobRef | None:
     """The SageMaker job a resource's timer waits on, or None when there is nothing to follow."""
     status = body.get("status") or {}
     if not status.get(job.arn_status_field) or status.get(job.status_field) in TERMINAL_STATUSES:
         return None
-    region = status.get("region") or ctx.settings.region
-    return job.ref(status[job.name_status_field], region, status.get("sageMakerEndpoint"))
+    return status_ref(job, status, ctx)
 
 
 def awaiting_submission(job: JobKind, body: kopf.Body) -> bool:
@@ -427,4 +430,9 @@ def register(registry: kopf.OperatorRegistry, job: JobKind, timer_interval: floa
 
     @kopf.on.delete(*resource, registry=registry, id="stop")
     async def _stop(body: kopf.Body, retry: int, memo: kopf.Memo, **_: Any) -> None:
-        await stop(job, body, retry, memo.ctx)
+        try:
+            await stop(job, body, retry, memo.ctx)
+        finally:
+            status = body.get("status") or {}
+            if status.get(job.name_status_field):
+                memo.ctx.status_source.forget(status_ref(job, status, memo.ctx))

@@ -231,6 +231,10 @@ async def test_delete_removes_every_sagemaker_resource_it_created(cluster: Clust
     assert resources(sim) == {"endpoints": [], "configs": [], "models": []}
     assert sim.succeeded("DeleteEndpoint") == 1
     assert status["endpointName"]
+    await asyncio.sleep(0.3)  # a List already under way ends
+    lists = sim.calls("ListEndpoints")
+    await asyncio.sleep(1.0)
+    assert sim.calls("ListEndpoints") == lists, "no resource follows the endpoint any more: no List"
 
 
 @pytest.mark.usefixtures("operator")

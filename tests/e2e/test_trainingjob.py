@@ -67,10 +67,12 @@ async def test_job_is_submitted_once_and_completes_with_model_path(cluster: Clus
     timeline = [t["status"] for t in status["secondaryStatusTransitions"]]
     assert timeline == ["Starting", "Downloading", "Training", "Uploading", "Completed"]
 
-    # Once the final state is recorded, the operator stops asking SageMaker.
-    describes = sim.calls("DescribeTrainingJob")
+    # Once the final state is recorded, the operator stops asking SageMaker: no Describe, and no List either
+    # when no other job is followed.
+    await asyncio.sleep(0.3)  # a List already under way ends
+    describes, lists = sim.calls("DescribeTrainingJob"), sim.calls("ListTrainingJobs")
     await asyncio.sleep(1.0)
-    assert sim.calls("DescribeTrainingJob") == describes
+    assert (sim.calls("DescribeTrainingJob"), sim.calls("ListTrainingJobs")) == (describes, lists)
 
 
 async def test_failed_job_shows_the_reason_and_a_warning_event(cluster: Cluster, sim: Sim) -> None:
@@ -101,6 +103,10 @@ async def test_deleting_a_running_job_stops_it_and_the_resource_goes_away(cluste
     assert sim.calls("StopTrainingJob") == 1
     job = sim.simulator.training_job(status["sageMakerTrainingJobName"])
     assert job.describe(sim.simulator.clock.now())["TrainingJobStatus"] in ("Stopping", "Stopped")
+    await asyncio.sleep(0.3)  # a List already under way ends
+    lists = sim.calls("ListTrainingJobs")
+    await asyncio.sleep(1.0)
+    assert sim.calls("ListTrainingJobs") == lists, "no resource follows the job any more: no List"
 
 
 async def _gone(cluster: Cluster, name: str) -> bool:
