@@ -201,19 +201,26 @@ class ListSpec:
     result_key: str
     name_key: str
     status_key: str
+    final: frozenset[str] = frozenset()  # statuses a job never leaves: no List needed for it any more
 
+
+JOB_FINAL = frozenset({"Completed", "Failed", "Stopped"})
 
 LISTS: dict[str, ListSpec] = {
-    "DescribeTrainingJob": ListSpec("ListTrainingJobs", "TrainingJobSummaries", "TrainingJobName", "TrainingJobStatus"),
+    "DescribeTrainingJob": ListSpec(
+        "ListTrainingJobs", "TrainingJobSummaries", "TrainingJobName", "TrainingJobStatus", JOB_FINAL
+    ),
     "DescribeHyperParameterTuningJob": ListSpec(
         "ListHyperParameterTuningJobs",
         "HyperParameterTuningJobSummaries",
         "HyperParameterTuningJobName",
         "HyperParameterTuningJobStatus",
+        JOB_FINAL,
     ),
     "DescribeTransformJob": ListSpec(
-        "ListTransformJobs", "TransformJobSummaries", "TransformJobName", "TransformJobStatus"
+        "ListTransformJobs", "TransformJobSummaries", "TransformJobName", "TransformJobStatus", JOB_FINAL
     ),
+    # An endpoint has no final status: a Failed one can be updated and serve again.
     "DescribeEndpoint": ListSpec("ListEndpoints", "Endpoints", "EndpointName", "EndpointStatus"),
 }
 
@@ -255,6 +262,14 @@ class _Group:
     def see(self, modified: Any) -> None:
         if isinstance(modified, datetime.datetime) and (self.watermark is None or modified > self.watermark):
             self.watermark = modified
+
+    def is_final(self, entry: _Entry) -> bool:
+        return entry.description is not None and entry.description.get(self.spec.status_key) in self.spec.final
+
+    def needs_lists(self) -> bool:
+        """Some job here can still change. A job in its final state is kept (its resource may ask once more
+        before its status shows it) but costs nothing."""
+        return any(not self.is_final(entry) for entry in self.entries.values())
 
 
 class BatchedSync:
@@ -307,7 +322,7 @@ class BatchedSync:
             entry.changed.clear()
             group.see(entry.modified)
         entry.asked = now
-        if self._background and (group.task is None or group.task.done()):
+        if self._background and (group.task is None or group.task.done()) and group.needs_lists():
             group.task = asyncio.create_task(self._follow(ref, group), name=f"sync {group.spec.operation} {ref.region}")
         return entry.description
 
@@ -347,8 +362,8 @@ class BatchedSync:
             await self.list_changes(JobRef("", "", "", region, endpoint), group)
 
     async def _follow(self, ref: JobRef, group: _Group) -> None:
-        """The group's List loop: one round per interval, as long as somebody follows a job of the group."""
-        while group.entries:
+        """The group's List loop: one round per interval, as long as a job followed there can still change."""
+        while group.needs_lists():
             await asyncio.sleep(max(0.0, group.listed_at + self.interval - self._clock()))
             await self.list_changes(ref, group)
 
@@ -356,11 +371,13 @@ class BatchedSync:
         """Mark the followed jobs that changed since the watermark.
 
         Jobs leave when their resource calls ``forget``; one nobody waits for nor asked about within
-        ``forget_after`` is dropped too (see ``FORGET_UNASKED_AFTER``)."""
+        ``forget_after`` is dropped too (see ``FORGET_UNASKED_AFTER``). A job in its final state stays, without
+        Lists: forgetting it at once would cost a Describe, again and again, for each look its resource takes
+        before its own status shows the final state (the operator's view of the resource can lag seconds)."""
         now = self._clock()
         group.entries = {name: e for name, e in group.entries.items() if e.waiters or now - e.asked < self.forget_after}
         group.listed_at = now
-        if not group.entries:
+        if not group.needs_lists():
             return
         client = self._clients.sagemaker(ref.region, ref.endpoint)
         limiter = self._budgets(ref.region, ref.endpoint)
@@ -376,7 +393,7 @@ class BatchedSync:
                     if isinstance(modified, datetime.datetime) and (newest is None or modified > newest):
                         newest = modified
                     entry = group.entries.get(summary[group.spec.name_key])
-                    if entry is not None and _changed(entry, summary, group.spec):
+                    if entry is not None and not group.is_final(entry) and _changed(entry, summary, group.spec):
                         entry.mark()
                 if not page.get("NextToken"):
                     break

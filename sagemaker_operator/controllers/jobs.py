@@ -35,12 +35,12 @@ from sagemaker_operator.api.common import (
 )
 from sagemaker_operator.aws import errors, naming, ownership
 from sagemaker_operator.aws.errors import AWSError, ErrorKind
-from sagemaker_operator.aws.sync import JobRef
+from sagemaker_operator.aws.sync import JOB_FINAL, JobRef
 from sagemaker_operator.controllers.status import set_conditions, synced, terminal
 from sagemaker_operator.local.spec import BackendChoice, FallbackError
 from sagemaker_operator.settings import OperatorContext
 
-TERMINAL_STATUSES = frozenset({"Completed", "Failed", "Stopped"})
+TERMINAL_STATUSES = JOB_FINAL  # shared with the status sync, which stops listing for such jobs
 # (context, job, Describe answer, current status) -> more status fields.
 ExtraStatus = Callable[[OperatorContext, JobRef, Mapping[str, Any], Mapping[str, Any]], Awaitable[dict[str, Any]]]
 TRANSITIONS_FIELD = "secondaryStatusTransitions"  # status field mirroring SecondaryStatusTransitions
@@ -237,8 +237,6 @@ async def sync(job: JobKind, body: kopf.Body, patch: kopf.Patch, ctx: OperatorCo
     ref = status_ref(job, status, ctx)
     try:
         described = await ctx.status_source.observe(ref)
-        if described and described.get(job.status_key) in TERMINAL_STATUSES:
-            ctx.status_source.forget(ref)  # this is the last look it needs
         extra = await job.extra_status(ctx, ref, described, status) if described and job.extra_status else {}
     except AWSError as exc:
         message = f"Checking the SageMaker {job.noun} failed: {exc}. {exc.hint}"

@@ -326,6 +326,29 @@ async def test_a_followed_job_is_kept_however_rarely_its_resource_asks_until_the
     assert sagemaker_calls(sim)["ListTrainingJobs"] == lists, "nobody follows a job: no List"
 
 
+async def test_a_job_in_its_final_state_costs_nothing_however_often_its_resource_asks(
+    world: tuple[Simulator, str],
+) -> None:
+    """The operator's view of a resource can lag its own status patch by seconds, so the resource may ask about
+    a job again after seeing it complete. That must not cost a Describe each time, nor keep the Lists going."""
+    sim, url = world
+    create_jobs(url, ["done"])
+    (done,) = refs(["done"], url)
+    clock = FakeTime()
+    sync = BatchedSync(ClientFactory(REGION, url), interval=30, clock=clock, budgets=FAST, background=False)
+    await sync.observe(done)
+    sim.clock.advance(3600)
+    clock.now += 30
+    await sync.list_now()
+    assert (await sync.observe(done))["TrainingJobStatus"] == "Completed"  # type: ignore[index]
+    sim.reset_calls()
+    for _ in range(5):
+        clock.now += 30
+        await sync.list_now()
+        assert (await sync.observe(done))["TrainingJobStatus"] == "Completed"  # type: ignore[index]
+    assert sagemaker_calls(sim) == {}
+
+
 async def test_a_job_nobody_asks_about_for_long_is_dropped(world: tuple[Simulator, str]) -> None:
     """The guard for a resource that vanished without its deletion handler (finalizer removed by hand)."""
     sim, url = world
