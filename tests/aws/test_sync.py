@@ -291,27 +291,32 @@ async def test_a_waiting_resource_wakes_as_soon_as_a_list_round_sees_its_job_cha
     assert (await sync.observe(job))["SecondaryStatus"] == "Downloading"  # type: ignore[index]
 
 
+async def quiet_rounds(sim: Simulator, sync: BatchedSync, clock: FakeTime, waiter: JobRef, rounds: int) -> None:
+    """List rounds, 30 s apart, while only ``waiter``'s resource waits for news (and none comes); calls reset."""
+    waiting = asyncio.create_task(sync.wait_for_change(waiter, timeout=3600))
+    await asyncio.sleep(0)
+    sim.reset_calls()
+    for _ in range(rounds):
+        clock.now += 30
+        await sync.list_now()
+    assert not waiting.done(), "no news, no wake-up"
+    waiting.cancel()
+    await asyncio.gather(waiting, return_exceptions=True)
+
+
 async def test_a_followed_job_is_kept_however_rarely_its_resource_asks_until_the_resource_lets_go(
     world: tuple[Simulator, str],
 ) -> None:
     """A busy operator's timers can come round many intervals late; forgetting a job they still follow costs a
     Describe each time (at 1,000 jobs in the benchmark: 5 times the Describes). Jobs leave when their resource
-    says so (final state recorded, resource deleted); with none left, the Lists stop."""
+    says so (it is being deleted); with none left, the Lists stop."""
     sim, url = world
     create_jobs(url, ["slow", "waiting"])
     slow, waiting_job = refs(["slow", "waiting"], url)
     clock = FakeTime()
     sync = BatchedSync(ClientFactory(REGION, url), interval=30, clock=clock, budgets=FAST, background=False)
     await observe_all(sync, [slow, waiting_job])
-    waiting = asyncio.create_task(sync.wait_for_change(waiting_job, timeout=3600))
-    await asyncio.sleep(0)
-    sim.reset_calls()
-    for _ in range(40):  # 20 minutes without an ask from either
-        clock.now += 30
-        await sync.list_now()
-    assert not waiting.done()
-    waiting.cancel()
-    await asyncio.gather(waiting, return_exceptions=True)
+    await quiet_rounds(sim, sync, clock, waiting_job, rounds=40)  # 20 minutes without an ask from either
     await observe_all(sync, [slow, waiting_job])
     assert sagemaker_calls(sim).get("DescribeTrainingJob", 0) == 0, "still followed: the Lists speak for them"
 
@@ -359,14 +364,7 @@ async def test_a_job_nobody_asks_about_for_long_is_dropped(world: tuple[Simulato
         ClientFactory(REGION, url), interval=30, forget_after=60, clock=clock, budgets=FAST, background=False
     )
     await observe_all(sync, [followed, abandoned])
-    waiting = asyncio.create_task(sync.wait_for_change(followed, timeout=3600))
-    await asyncio.sleep(0)
-    sim.reset_calls()
-    for _ in range(5):  # 150 s without an ask from either
-        clock.now += 30
-        await sync.list_now()
-    waiting.cancel()
-    await asyncio.gather(waiting, return_exceptions=True)
+    await quiet_rounds(sim, sync, clock, followed, rounds=5)  # 150 s without an ask from either
     await sync.observe(followed)
     assert sagemaker_calls(sim).get("DescribeTrainingJob", 0) == 0, "its resource waits for news: kept"
     await sync.observe(abandoned)
