@@ -55,7 +55,7 @@ class StatusSource(Protocol):
         ...
 
     def forget(self, ref: JobRef) -> None:
-        """Its resource no longer follows the job (final state recorded, or resource deleted): drop what is kept."""
+        """Its resource is going away (deleted): drop what is kept about the job."""
         ...
 
     async def aclose(self) -> None: ...
@@ -335,7 +335,7 @@ class BatchedSync:
     def forget(self, ref: JobRef) -> None:
         spec = LISTS.get(ref.describe_operation)
         if spec is not None:
-            self._group(ref, spec).entries.pop(ref.name, None)  # an empty group's List loop ends at its next round
+            self._group(ref, spec).entries.pop(ref.name, None)  # with nothing left to change, the List loop ends
 
     async def wait_for_change(self, ref: JobRef, timeout: float) -> None:
         spec = LISTS.get(ref.describe_operation)
