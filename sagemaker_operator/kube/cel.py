@@ -11,6 +11,10 @@ a test check that every rule in a generated CRD at least parses:
   key; items of other lists are not correlated, as in Kubernetes).
 * Ratcheting: on update, a subtree equal to its old value is not re-validated.
 * ``message``, ``messageExpression``, ``fieldPath`` and ``reason`` are honoured.
+* The immutability idiom ``self.P == oldSelf.P || ...`` is answered without CEL when ``P`` is
+  unchanged (the answer is then true whatever follows). cel-python interprets in pure Python,
+  and a root rule of this form would otherwise convert and compare the whole object on every
+  status patch: most of the emulator's CPU in a burst of new resources.
 
 Not reproduced: the API server's type-checking of rules against the schema (cel-python only
 parses them, so a reference to a missing field is found at run time, not at CRD creation),
@@ -30,6 +34,10 @@ from celpy import celtypes
 
 _ENV = celpy.Environment()
 _OLD_SELF = re.compile(r"\boldSelf\b")
+# `self.a.b == oldSelf.a.b || REST`, REST free of `?` (a ternary there would take the whole `||` as its
+# condition). `==` binds tighter than `||`, so when the paths hold equal values the rule is true.
+_UNCHANGED_OR = re.compile(r"\s*self((?:\.[A-Za-z_]\w*)+)\s*==\s*oldSelf\1\s*\|\|[^?]*")
+_MISSING = object()
 
 # How the API server prints a cause, by the rule's `reason`.
 _REASON_TEXT = {
@@ -53,6 +61,7 @@ class Rule:
     message_expression: celpy.Runner | None = None
     field_path: str | None = None
     reason: str = "FieldValueInvalid"
+    unchanged_path: tuple[str, ...] | None = None  # true whenever this path is unchanged (see the module doc)
 
 
 @dataclasses.dataclass
@@ -121,8 +130,10 @@ def _compile_rule(raw: Mapping[str, Any], where: str) -> Rule:
     message_expression = None
     if isinstance(raw.get("messageExpression"), str):
         message_expression = _program(raw["messageExpression"], f"{where}.messageExpression")
+    idiom = _UNCHANGED_OR.fullmatch(text)
     return Rule(
         rule=text,
+        unchanged_path=tuple(idiom.group(1).split(".")[1:]) if idiom else None,
         program=_program(text, f"{where}.rule"),
         transition=bool(_OLD_SELF.search(text)),
         message=raw.get("message"),
@@ -166,6 +177,8 @@ def _walk(node: SchemaRules, new: Any, old: Any, *, has_old: bool, path: str) ->
 def _check(rule: Rule, node: SchemaRules, new: Any, old: Any, has_old: bool, path: str) -> Violation | None:
     if rule.transition and not has_old:
         return None
+    if rule.unchanged_path and _same(_at(new, rule.unchanged_path), _at(old, rule.unchanged_path)):
+        return None
     activation = {"self": celpy.json_to_cel(new)}
     if rule.transition:
         activation["oldSelf"] = celpy.json_to_cel(old)
@@ -206,6 +219,26 @@ def _map_key(node: SchemaRules, item: Any) -> tuple[Any, ...]:
     if not node.map_keys or not isinstance(item, Mapping):
         return ()
     return tuple(item.get(key) for key in node.map_keys)
+
+
+def _at(value: Any, path: tuple[str, ...]) -> Any:
+    for name in path:
+        if not isinstance(value, Mapping) or name not in value:
+            return _MISSING
+        value = value[name]
+    return value
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal JSON values of the same types all the way down: then CEL's `==` is true as well (Python's
+    `==` alone would also equate `true` with `1`, and `1` with `1.0`, which CEL may not)."""
+    if a is _MISSING or b is _MISSING or type(a) is not type(b):
+        return False
+    if isinstance(a, Mapping):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
 
 
 def _join(path: str, name: str) -> str:

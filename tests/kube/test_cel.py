@@ -64,3 +64,22 @@ def test_a_rule_that_does_not_parse_is_refused_with_its_location() -> None:
 
     with pytest.raises(cel.RuleCompileError, match=r"properties\[spec\]\.x-kubernetes-validations\[0\]"):
         cel.compile_schema(schema)
+
+
+def _root_rule(rule: str) -> cel.SchemaRules | None:
+    return cel.compile_schema({"type": "object", "x-kubernetes-validations": [{"rule": rule, "message": "no"}]})
+
+
+@pytest.mark.parametrize(
+    ("rule", "old", "new", "allowed"),
+    [
+        # The immutability idiom: a status change passes, a spec change is judged by the rest of the rule.
+        ("self.spec == oldSelf.spec || oldSelf.open", {"spec": {"a": 1}}, {"spec": {"a": 1}, "status": {}}, True),
+        ("self.spec == oldSelf.spec || oldSelf.open", {"spec": {"a": 1}}, {"spec": {"a": 2}}, False),
+        ("self.spec == oldSelf.spec || oldSelf.open", {"spec": {"a": 1}, "open": True}, {"spec": {"a": 2}}, True),
+        # A ternary takes the whole `||` as its condition: no shortcut.
+        ("self.spec == oldSelf.spec || false ? false : true", {"spec": {"a": 1}}, {"spec": {"a": 1}, "x": 1}, False),
+    ],
+)
+def test_the_immutability_idiom_answers_as_cel_does(rule: str, old: dict, new: dict, allowed: bool) -> None:
+    assert (cel.validate(_root_rule(rule), new, old, update=True) == []) is allowed
