@@ -148,8 +148,9 @@ class OperatorContext:
     async def wait_for_news(
         self, pending: Callable[[], bool], followed: Callable[[], JobRef | None], stopped: Any
     ) -> bool:
-        """One timer run's wait, shared by every kind: while ``pending`` (its job or endpoint is being created),
-        re-check each tick; then wait until what it follows may have changed. False: nothing to do this run.
+        """One timer run's wait for a timer that starts before what it follows exists (HostingDeployment's): while
+        ``pending`` (the endpoint is being created), re-check each tick; then wait until what it follows may have
+        changed. False: nothing to do this run. (Jobs' timers start once the job is submitted: `next_look`.)
 
         Once ``stopped`` (deletion, shutdown) it returns at once and the timer must not patch anything: kopf
         waits only a few loop cycles for a stopped timer, then a whole minute before the deletion goes on."""

@@ -398,12 +398,6 @@ def followed_ref(job: JobKind, body: kopf.Body, ctx: OperatorContext) -> JobRef 
     return status_ref(job, status, ctx)
 
 
-def awaiting_submission(job: JobKind, body: kopf.Body) -> bool:
-    """Not submitted yet, and not refused for good: its job will exist soon (the timer often starts first)."""
-    status = body.get("status") or {}
-    return not is_submitted(job, status) and not is_true(status, ConditionType.TERMINAL)
-
-
 def register(registry: kopf.OperatorRegistry, job: JobKind, timer_interval: float) -> None:
     """Wire the shared job handlers for one kind into a kopf registry."""
     resource = (GROUP, VERSION, job.api.plural)
@@ -418,12 +412,17 @@ def register(registry: kopf.OperatorRegistry, job: JobKind, timer_interval: floa
 
     if job.lifecycle:
 
-        @kopf.timer(*resource, registry=registry, id="sync", interval=timer_interval)
+        def submitted(status: Mapping[str, Any], **_: Any) -> bool:
+            return is_submitted(job, status)
+
+        # kopf evaluates ``when`` on each event of the resource: the timer starts once the status shows the
+        # submitted job, and makes its first look at once. Started earlier, 200 timers of a burst of new
+        # resources would re-check their bodies every tick while the create handlers were still busy.
+        @kopf.timer(*resource, registry=registry, id="sync", interval=timer_interval, when=submitted)
         async def _sync(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **kwargs: Any) -> None:
             # ``body`` is live in timers: waiting here for news, then acting on it, sees the latest state.
-            # While the create handler submits the job, follow it as soon as it exists.
-            pending, followed = (lambda: awaiting_submission(job, body)), (lambda: followed_ref(job, body, memo.ctx))
-            if await memo.ctx.wait_for_news(pending, followed, kwargs["stopped"]):
+            await memo.ctx.next_look(followed_ref(job, body, memo.ctx), kwargs["stopped"])
+            if not kwargs["stopped"]:  # kopf gives a stopped timer a few loop cycles; it must not patch anything then
                 await sync(job, body, patch, memo.ctx)
 
     @kopf.on.delete(*resource, registry=registry, id="stop")

@@ -1,8 +1,9 @@
 """A new resource's status comes from SageMaker at once, not a poll interval after it was created.
 
-kopf starts a resource's timer as soon as the resource appears, usually before the create handler has
-submitted the job; the timer must not then wait a whole poll interval (minutes in production) before its
-first look. The poll interval here is ten minutes, far beyond any wait below.
+A job's timer starts once the resource's status shows the submitted job; an endpoint's timer starts with the
+resource, usually before the deploy handler has created the endpoint. Neither may then wait a whole poll
+interval (minutes in production) before its first look. The poll interval here is ten minutes, far beyond
+any wait below.
 """
 
 from __future__ import annotations
@@ -51,8 +52,9 @@ async def test_a_new_endpoint_is_described_at_once(cluster: Cluster, sim: Sim) -
 
 @pytest.mark.usefixtures("slow_operator")
 async def test_deleting_a_resource_whose_job_is_not_created_yet_is_not_held_up(cluster: Cluster, sim: Sim) -> None:
-    """Its timer is waiting for the job to exist (SageMaker throttles the creation here). kopf gives a stopped
-    timer a few loop cycles to end, otherwise it looks again a minute later, and the deletion waits that long."""
+    """SageMaker throttles the creation here, so the create handler is retrying when the resource is deleted.
+    Nothing of the operator's may hold the deletion (a timer that does not end within a few loop cycles of
+    being stopped makes kopf look again only a minute later), and no job may be created afterwards."""
     sim.simulator.faults.inject("CreateTrainingJob", error="ThrottlingException", message="Rate exceeded")
     await cluster.apply(training_job("hasty"))
     await cluster.status_when(
