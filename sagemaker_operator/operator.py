@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import random
 from collections.abc import AsyncIterator
@@ -79,6 +80,10 @@ async def run(
     # Made now, not by the first resource's handler: building a boto3 client blocks the event loop for a
     # fifth of a second, which a burst of new resources would all wait for.
     context.clients.sagemaker()
+    # What start-up loaded (botocore's service models, kopf, pydantic schemas: ~130,000 objects) lives as
+    # long as the process. Frozen, it is out of the collector's way: otherwise each full collection scans it
+    # all, about a tenth of a second in the middle of a burst of new resources.
+    gc.freeze()
     liveness = f"http://0.0.0.0:{settings.liveness_port}/healthz" if settings.liveness_port else None
     await kopf.operator(
         registry=build_registry(settings),
