@@ -144,8 +144,9 @@ def _kind_of(code: str, message: str, status: int) -> ErrorKind:
 # Threads for blocking boto3 calls, as many as a client's connection pool (clients.py sizes it by this). A
 # thread is held for a call's whole round trip, so the threads bound how many calls are in flight: in a burst
 # of 200 new resources (200 Creates, then 200 first Describes) each waits for a thread. Create latency p95
-# of such a burst on a 2-core machine, four runs each: 5 threads (near asyncio's default of CPUs + 4) 2.0-2.2 s,
-# 20 threads 1.2-1.9 s, 40 threads 1.1-1.2 s, 80 threads 1.1-1.5 s.
+# of such a burst on a 2-core machine, in alternating runs: 5 threads (near asyncio's default of CPUs + 4)
+# 2.0-2.2 s; 20 threads 1.1-1.9 s; 40 threads 1.1-1.6 s, better than 20 in each of four pairs; 80 threads
+# 1.1-1.5 s, worse than 40 in three of four pairs.
 CALL_THREADS = 40
 _call_threads = ThreadPoolExecutor(max_workers=CALL_THREADS, thread_name_prefix="aws-call")
 
