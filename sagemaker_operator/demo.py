@@ -30,7 +30,7 @@ from lightkube.resources.core_v1 import Event
 
 from sagemaker_operator import GROUP, VERSION
 from sagemaker_operator.api import crds
-from sagemaker_operator.controllers.jobs import TERMINAL_STATUSES
+from sagemaker_operator.aws.sync import JOB_FINAL
 from sagemaker_operator.kube import login
 from sagemaker_operator.operator import running_beside
 from sagemaker_operator.settings import OperatorSettings
@@ -214,7 +214,7 @@ async def watch_until_done(
         if cells != last:
             echo(_format(view, cells, _age(resource["metadata"].get("creationTimestamp"))))
             last = cells
-        if (resource.get("status") or {}).get(view.status_field) in TERMINAL_STATUSES:
+        if (resource.get("status") or {}).get(view.status_field) in JOB_FINAL:
             return dict(resource)
         if asyncio.get_running_loop().time() > deadline:
             raise DemoError(f"the job did not finish within {timeout:.0f}s (last state: {cells[1] or 'not submitted'})")

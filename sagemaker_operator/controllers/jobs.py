@@ -40,7 +40,6 @@ from sagemaker_operator.controllers.status import set_conditions, synced, termin
 from sagemaker_operator.local.spec import BackendChoice, FallbackError
 from sagemaker_operator.settings import OperatorContext
 
-TERMINAL_STATUSES = JOB_FINAL  # shared with the status sync, which stops listing for such jobs
 # (context, job, Describe answer, current status) -> more status fields.
 ExtraStatus = Callable[[OperatorContext, JobRef, Mapping[str, Any], Mapping[str, Any]], Awaitable[dict[str, Any]]]
 TRANSITIONS_FIELD = "secondaryStatusTransitions"  # status field mirroring SecondaryStatusTransitions
@@ -232,7 +231,7 @@ async def sync(job: JobKind, body: kopf.Body, patch: kopf.Patch, ctx: OperatorCo
     if job.alternate and job.alternate.runs_locally(status):
         await job.alternate.sync(body, patch, ctx)
         return
-    if status.get(job.status_field) in TERMINAL_STATUSES and is_true(status, ConditionType.SYNCED):
+    if status.get(job.status_field) in JOB_FINAL and is_true(status, ConditionType.SYNCED):
         return  # final state recorded: nothing will change any more
     ref = status_ref(job, status, ctx)
     try:
@@ -353,7 +352,7 @@ async def stop(job: JobKind, body: kopf.Body, retry: int, ctx: OperatorContext) 
     if job.alternate and job.alternate.runs_locally(status):
         await job.alternate.stop(body, ctx)
         return
-    if status.get(job.status_field) in TERMINAL_STATUSES:
+    if status.get(job.status_field) in JOB_FINAL:
         return
     target = Target.of(job, ctx, spec, meta)
     if status.get(job.name_status_field):
@@ -393,7 +392,7 @@ def status_ref(job: JobKind, status: Mapping[str, Any], ctx: OperatorContext) ->
 def followed_ref(job: JobKind, body: kopf.Body, ctx: OperatorContext) -> JobRef | None:
     """The SageMaker job a resource's timer waits on, or None when there is nothing to follow."""
     status = body.get("status") or {}
-    if not status.get(job.arn_status_field) or status.get(job.status_field) in TERMINAL_STATUSES:
+    if not status.get(job.arn_status_field) or status.get(job.status_field) in JOB_FINAL:
         return None
     return status_ref(job, status, ctx)
 
